@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  region:
+    description:
+      - AWS region, for example C(us-east-1). Falls back to E(AWS_REGION) / E(AWS_DEFAULT_REGION).
+    type: str
+    aliases: [aws_region]
+  endpoint_url:
+    description:
+      - Alternative AWS API endpoint, for example the lab's emulator. Falls back to E(AWS_ENDPOINT_URL).
+    type: str
+    aliases: [aws_endpoint_url]
+  access_key:
+    description:
+      - AWS access key id. When unset, boto3's usual credential chain applies (environment, profile, instance role).
+    type: str
+    aliases: [aws_access_key_id]
+  secret_key:
+    description:
+      - AWS secret access key. Never logged.
+    type: str
+    aliases: [aws_secret_access_key]
+  session_token:
+    description:
+      - AWS session token for temporary credentials. Never logged.
+    type: str
+    aliases: [aws_session_token]
+  profile:
+    description:
+      - Named profile from the AWS config files.
+    type: str
+    aliases: [aws_profile]
+  connect_timeout:
+    description:
+      - Seconds to wait for a TCP connection to the AWS endpoint.
+    type: float
+    default: 5
+  read_timeout:
+    description:
+      - Seconds to wait for an AWS API answer.
+    type: float
+    default: 20
+  max_attempts:
+    description:
+      - Attempts per API call in botocore's standard retry mode (throttling and 5xx are retried).
+    type: int
+    default: 4
+requirements:
+  - boto3 >= 1.34
+"""

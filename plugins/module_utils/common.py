@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small helpers every sre.incident module shares: durations, waiting, time stamps."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value):
+    """Turn 600, "600", "10m", "1.5h" into seconds (float). Raises ValueError with a readable reason."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("duration must not be negative, got %s" % value)
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("cannot read %r as a duration; use seconds or a number with ms/s/m/h/d, e.g. 10m" % (value,))
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def module_duration(module, name):
+    """parse_duration for a module option; fails the module with the option's name on bad input."""
+    try:
+        return parse_duration(module.params[name])
+    except ValueError as exc:
+        module.fail_json(msg="option %s: %s" % (name, exc))
+
+
+def utc_iso(epoch_seconds):
+    return datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class WaitTimeout(Exception):
+    """Raised by wait_for when the condition did not hold in time; carries the last observation."""
+
+    def __init__(self, message, last=None):
+        super().__init__(message)
+        self.last = last
+
+
+def wait_for(fetch, done, timeout, interval=2.0, clock=time.monotonic, sleep=time.sleep):
+    """Call fetch() until done(result) is true; return (result, seconds waited).
+
+    done() may raise to stop early (e.g. a deployment that FAILED). On timeout, WaitTimeout
+    carries the last result so the caller can say what it saw.
+    """
+    start = clock()
+    while True:
+        result = fetch()
+        if done(result):
+            return result, round(clock() - start, 1)
+        if clock() - start >= timeout:
+            raise WaitTimeout("not done after %ss" % int(timeout), last=result)
+        sleep(min(interval, max(0.05, timeout - (clock() - start))))

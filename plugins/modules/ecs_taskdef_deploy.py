@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ecs_taskdef_deploy
+short_description: Register a new task-definition revision with changed environment or memory and deploy it
+version_added: 0.1.0
+description:
+  - The runbook's "Set environment variable CACHE_ENABLED=false - requires deployment" (and, later, raised
+    memory limits or NODE_OPTIONS). Takes the task definition the service runs now, changes only what is
+    asked in one container, registers it as a new revision, points the service at it and waits on that
+    deployment's id until it is COMPLETED with every task running.
+  - Idempotent - when the running revision already has the values, nothing is registered or deployed.
+  - If the service update fails, the revision just registered is deregistered again, so a failed run leaves
+    the service as it was.
+author:
+  - sre.incident maintainers
+extends_documentation_fragment:
+  - sre.incident.aws
+  - sre.incident.wait
+options:
+  cluster:
+    description: ECS cluster name or ARN.
+    type: str
+    required: true
+  service:
+    description: ECS service name.
+    type: str
+    required: true
+  container:
+    description: Container to change; required when the task definition has more than one container.
+    type: str
+  environment:
+    description:
+      - 'Environment variables to set (added or replaced), for example C({"CACHE_ENABLED": "false"}).'
+    type: dict
+    default: {}
+  remove_environment:
+    description: Environment variable names to remove.
+    type: list
+    elements: str
+    default: []
+  memory:
+    description:
+      - Container hard memory limit in MiB. When the task definition sets a task-level memory smaller than
+        this, the task-level memory is raised to match.
+    type: int
+attributes:
+  check_mode:
+    support: full
+    details: Returns the planned change and diff; registers and deploys nothing.
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Disable cache temporarily (CACHE_ENABLED=false, requires deployment)
+  sre.incident.ecs_taskdef_deploy:
+    region: us-east-1
+    cluster: sample-service-prod
+    service: sample-service
+    environment:
+      CACHE_ENABLED: "false"
+    wait_timeout: 900
+"""
+
+RETURN = r"""
+previous_task_definition:
+  description: ARN the service ran before.
+  returned: always
+  type: str
+task_definition:
+  description: ARN the service runs afterwards (the new revision; in check mode the current one).
+  returned: always
+  type: str
+deployment_id:
+  description: Id of the deployment that rolled the new revision out.
+  returned: when deployed
+  type: str
+changes:
+  description: The container changes, as name -> [before, after].
+  returned: always
+  type: dict
+waited:
+  description: Seconds waited for the deployment.
+  returned: when deployed with wait
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client, fail
+from ansible_collections.sre.incident.plugins.module_utils.ecs import (
+    BACKEND,
+    describe_service,
+    describe_task_definition,
+    register_copy,
+    start_deployment,
+    wait_for_deployment,
+)
+
+
+def pick_container(module, definitions, name):
+    if name:
+        for definition in definitions:
+            if definition["name"] == name:
+                return definition
+        module.fail_json(msg="%s: container %s not in the task definition (it has: %s)" % (
+            BACKEND, name, ", ".join(d["name"] for d in definitions)))
+    if len(definitions) != 1:
+        module.fail_json(msg="%s: the task definition has %d containers (%s); set container" % (
+            BACKEND, len(definitions), ", ".join(d["name"] for d in definitions)))
+    return definitions[0]
+
+
+def apply_changes(container, environment, remove, memory):
+    """Change container in place; return {field: [before, after]} for what really changed."""
+    changes = {}
+    current = {item["name"]: item["value"] for item in container.get("environment", [])}
+    wanted = dict(current)
+    wanted.update({name: str(value) for name, value in environment.items()})
+    for name in remove:
+        wanted.pop(name, None)
+    for name in sorted(set(current) | set(wanted)):
+        if current.get(name) != wanted.get(name):
+            changes["env.%s" % name] = [current.get(name), wanted.get(name)]
+    if changes:
+        container["environment"] = [{"name": name, "value": value} for name, value in sorted(wanted.items())]
+    if memory is not None and container.get("memory") != memory:
+        changes["memory"] = [container.get("memory"), memory]
+        container["memory"] = memory
+    return changes
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=aws_argument_spec(
+            cluster=dict(type="str", required=True),
+            service=dict(type="str", required=True),
+            container=dict(type="str"),
+            environment=dict(type="dict", default={}),
+            remove_environment=dict(type="list", elements="str", default=[]),
+            memory=dict(type="int"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=600),
+            wait_interval=dict(type="float", default=5),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["memory"] is not None and params["memory"] < 6:
+        module.fail_json(msg="option memory: %s MiB is below ECS's minimum of 6 MiB" % params["memory"])
+    api = client(module, "ecs")
+    service = describe_service(module, api, params["cluster"], params["service"])
+    current_arn = service["taskDefinition"]
+    task_definition, tags = describe_task_definition(module, api, current_arn)
+    definitions = task_definition["containerDefinitions"]
+    container = pick_container(module, definitions, params["container"])
+    changes = apply_changes(container, params["environment"], params["remove_environment"], params["memory"])
+    result = dict(changed=bool(changes), previous_task_definition=current_arn, task_definition=current_arn,
+                  changes=changes, diff=dict(before={k: v[0] for k, v in changes.items()},
+                                             after={k: v[1] for k, v in changes.items()}))
+    if not changes:
+        module.exit_json(msg="%s already runs %s with these settings; nothing to deploy" % (params["service"], current_arn), **result)
+    if module.check_mode:
+        module.exit_json(msg="would register a new revision of %s with %s and deploy it to %s" % (
+            task_definition["family"], ", ".join("%s=%s" % (k, v[1]) for k, v in changes.items()), params["service"]), **result)
+
+    task_memory = task_definition.get("memory")
+    memory = params["memory"] if params["memory"] and task_memory and int(task_memory) < params["memory"] else None
+    registered = call(module, BACKEND, api, "register_task_definition",
+                      **register_copy(task_definition, tags, definitions, memory=memory))["taskDefinition"]
+    new_arn = registered["taskDefinitionArn"]
+    previous_ids = {d.get("id") for d in service.get("deployments", [])}
+    try:
+        service, deployment_id = start_deployment(api, params["cluster"], params["service"], previous_ids,
+                                                  taskDefinition=new_arn)
+    except Exception as exc:  # noqa: BLE001 - undo the registration so a failed run leaves nothing behind
+        try:
+            api.deregister_task_definition(taskDefinition=new_arn)
+        except Exception:  # noqa: BLE001 - best effort; the message below names the revision either way
+            pass
+        fail(module, exc, BACKEND, "update_service", registered_then_deregistered=new_arn)
+    result.update(task_definition=new_arn, deployment_id=deployment_id)
+    if not params["wait"]:
+        module.exit_json(msg="deployment %s of %s started" % (deployment_id, new_arn), **result)
+    _service, waited = wait_for_deployment(module, api, params["cluster"], params["service"], deployment_id,
+                                           params["wait_timeout"], params["wait_interval"])
+    result["waited"] = waited
+    module.exit_json(msg="deployed %s to %s (deployment %s) in %ss" % (new_arn, params["service"], deployment_id, waited), **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: redis_probe
+short_description: PING a Redis endpoint and read the INFO essentials
+version_added: 0.1.0
+description:
+  - Connects to a Redis endpoint the way the application does, sends C(PING) and measures its latency, then
+    reads C(INFO) for role, connected clients, memory, evictions and keyspace hit rate.
+  - An endpoint that does not answer is a finding, not a module failure; the result says why
+    (for example C(connection refused (ECONNREFUSED))). Set O(require_pong=true) to fail instead, as a
+    verification step does.
+  - Extra endpoints (for example each replication-group member) can be probed in the same call with the
+    same AUTH and TLS settings; they are probed concurrently.
+  - Never changes anything; check mode runs the probe for real.
+author:
+  - sre.incident maintainers
+extends_documentation_fragment:
+  - sre.incident.redis
+options:
+  also_probe:
+    description:
+      - Further endpoints to probe with the same credentials and TLS settings.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: A label for the endpoint, for example the cache cluster id.
+        type: str
+        required: true
+      host:
+        description: Host name or address.
+        type: str
+        required: true
+      port:
+        description: Port.
+        type: int
+        default: 6379
+  require_pong:
+    description:
+      - Fail when the main endpoint does not answer C(PONG).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - Run it from where the application runs (delegate to an application host or run the controller in the same
+    VPC) so the probe sees what the service sees.
+"""
+
+EXAMPLES = r"""
+- name: Test Redis connectivity from the service's vantage point
+  sre.incident.redis_probe:
+    host: master.sample-service-redis-prod.abc123.use1.cache.amazonaws.com
+    port: 6379
+    tls: true
+    password: "{{ vault_redis_auth_token }}"
+  register: redis_ping
+
+- name: Probe the endpoint and both members in one go
+  sre.incident.redis_probe:
+    url: "{{ redis_url }}"
+    also_probe:
+      - name: sample-service-redis-prod-001
+        host: 10.0.1.10
+      - name: sample-service-redis-prod-002
+        host: 10.0.2.10
+
+- name: Verify the cache answers
+  sre.incident.redis_probe:
+    url: "{{ redis_url }}"
+    require_pong: true
+"""
+
+RETURN = r"""
+endpoint:
+  description: The probed endpoint as C(host:port) (never the password).
+  returned: always
+  type: str
+  sample: 127.0.0.1:47110
+ping:
+  description: Whether the endpoint answered C(PONG).
+  returned: always
+  type: bool
+latency_ms:
+  description: Round-trip time of the PING in milliseconds; null when it failed.
+  returned: always
+  type: float
+  sample: 0.42
+error:
+  description: Why the endpoint did not answer; null when it did.
+  returned: always
+  type: str
+  sample: "Redis 127.0.0.1:47110: connection refused (ECONNREFUSED): Error 111 connecting to 127.0.0.1:47110. Connection refused."
+info:
+  description: INFO essentials; empty when the endpoint did not answer.
+  returned: always
+  type: dict
+  contains:
+    role: {description: C(master) or C(slave) as Redis reports it., type: str, returned: success}
+    connected_clients: {description: Client connections., type: int, returned: success}
+    connected_slaves: {description: Attached replicas., type: int, returned: success}
+    master_link_status: {description: C(up)/C(down) on a replica., type: str, returned: success}
+    used_memory: {description: Bytes in use., type: int, returned: success}
+    used_memory_human: {description: Memory in use, human readable., type: str, returned: success}
+    maxmemory: {description: Memory limit in bytes (0 = none)., type: int, returned: success}
+    evicted_keys: {description: Keys evicted since start., type: int, returned: success}
+    keyspace_hits: {description: Successful lookups since start., type: int, returned: success}
+    keyspace_misses: {description: Failed lookups since start., type: int, returned: success}
+    hit_rate: {description: hits / (hits + misses), null before any lookup., type: float, returned: success}
+    redis_version: {description: Server version., type: str, returned: success}
+    uptime_in_seconds: {description: Server uptime., type: int, returned: success}
+also_probed:
+  description: One result per O(also_probe) entry, in the same order, with the keys above plus C(name).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.redis_client import (
+    REDIS_ARGUMENT_SPEC,
+    connect,
+    describe_error,
+    endpoint_of,
+    require_redis,
+)
+
+INFO_KEYS = ("role", "connected_clients", "connected_slaves", "master_link_status", "used_memory",
+             "used_memory_human", "maxmemory", "evicted_keys", "keyspace_hits", "keyspace_misses",
+             "redis_version", "uptime_in_seconds")
+
+
+def probe(params, host, port, override):
+    """PING and INFO one endpoint; override=False connects exactly as the options say (URL included)."""
+    result = dict(endpoint="%s:%s" % (host, port), ping=False, latency_ms=None, error=None, info={})
+    client = None
+    try:
+        client = connect(params, host=host, port=port) if override else connect(params)
+        started = time.perf_counter()
+        client.ping()
+        result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        result["ping"] = True
+        raw = client.info()
+        info = {key: raw[key] for key in INFO_KEYS if key in raw}
+        hits, misses = raw.get("keyspace_hits", 0), raw.get("keyspace_misses", 0)
+        info["hit_rate"] = round(hits / float(hits + misses), 4) if hits + misses else None
+        result["info"] = info
+    except Exception as exc:  # noqa: BLE001 - any failure is the probe's finding
+        result["error"] = describe_error(exc, host, port)
+    finally:
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001
+                pass
+    return result
+
+
+def main():
+    argument_spec = dict(REDIS_ARGUMENT_SPEC)
+    argument_spec.update(
+        also_probe=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            host=dict(type="str", required=True),
+            port=dict(type="int", default=6379),
+        )),
+        require_pong=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("url", "host")], required_one_of=[("url", "host")])
+    require_redis(module)
+    params = module.params
+    host, port = endpoint_of(params)
+
+    targets = [(None, host, port)] + [(t["name"], t["host"], t["port"]) for t in params["also_probe"]]
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        results = list(pool.map(lambda t: probe(params, t[1], t[2], override=t[0] is not None), targets))
+    main_result = results[0]
+    also = []
+    for (name, _host, _port), result in zip(targets[1:], results[1:]):
+        result["name"] = name
+        also.append(result)
+
+    if params["require_pong"] and not main_result["ping"]:
+        module.fail_json(msg=main_result["error"] or "Redis %s:%s did not answer PONG" % (host, port),
+                         also_probed=also, **{k: v for k, v in main_result.items() if k != "error"})
+    module.exit_json(changed=False, also_probed=also, **main_result)
+
+
+if __name__ == "__main__":
+    main()
