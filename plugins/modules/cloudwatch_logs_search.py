@@ -78,7 +78,7 @@ truncated:
   returned: always
   type: bool
 window:
-  description: The searched interval as ISO 8601 start and end.
+  description: The searched interval - C(start) and C(end) as ISO 8601, C(start_epoch), C(end_epoch) and C(seconds).
   returned: always
   type: dict
 """
@@ -109,6 +109,11 @@ def main():
         module.fail_json(msg="option limit: must be at least 1")
     end = time.time()
     start = params["since_epoch"] if params["since_epoch"] is not None else end - module_duration(module, "since")
+    window = {"start": utc_iso(start), "end": utc_iso(end), "start_epoch": start, "end_epoch": end,
+              "seconds": round(max(0.0, end - start), 3)}
+    if start >= end:
+        # A window that has not begun yet (e.g. "since the fix" a moment after it) holds no events.
+        module.exit_json(changed=False, events=[], count=0, truncated=False, window=window)
     api = client(module, "logs")
     request = dict(logGroupName=params["log_group"], startTime=int(start * 1000), endTime=int(end * 1000) + 1,
                    limit=min(params["limit"], 10000))
@@ -140,7 +145,7 @@ def main():
                  "message": event.get("message", "").rstrip("\n")} for event in events],
         count=len(events),
         truncated=truncated,
-        window={"start": utc_iso(start), "end": utc_iso(end)},
+        window=window,
     )
 
 

@@ -86,6 +86,14 @@ replicas:
   returned: always
   type: list
   elements: dict
+members:
+  description:
+    - Members of the first node group, flat - C(name), C(role), C(host), C(port), C(status) - ready to pass to
+      M(sre.incident.redis_probe)'s O(sre.incident.redis_probe#module:also_probe).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "sample-service-redis-prod-002", "role": "replica", "host": "10.0.2.10", "port": 6379, "status": "available"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -117,12 +125,16 @@ def main():
         missing = [member for member in group["member_clusters"] if member not in clusters]
         clusters.update(describe_cache_clusters(module, api, missing))
 
-    primary, primary_endpoint, replicas = None, None, []
+    primary, primary_endpoint, replicas, members = None, None, [], []
     if group and group["node_groups"]:
         first = group["node_groups"][0]
         primary_endpoint = first["primary_endpoint"]
         for member in first["members"]:
             status = clusters.get(member["cache_cluster_id"], {}).get("status")
+            endpoint = member["read_endpoint"] or {}
+            if endpoint.get("address"):
+                members.append({"name": member["cache_cluster_id"], "role": member["current_role"],
+                                "host": endpoint["address"], "port": endpoint.get("port") or 6379, "status": status})
             if member["current_role"] == "primary":
                 primary = member["cache_cluster_id"]
             else:
@@ -136,6 +148,7 @@ def main():
         primary_cluster_id=primary,
         primary_endpoint=primary_endpoint,
         replicas=replicas,
+        members=members,
     )
 
 

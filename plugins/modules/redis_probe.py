@@ -42,6 +42,12 @@ options:
         description: Port.
         type: int
         default: 6379
+      role:
+        description: Informational, copied to the result (lets M(sre.incident.elasticache_info)'s RV(sre.incident.elasticache_info#module:members) be passed as they are).
+        type: str
+      status:
+        description: Informational, copied to the result.
+        type: str
   require_pong:
     description:
       - Fail when the main endpoint does not answer C(PONG).
@@ -176,6 +182,8 @@ def main():
             name=dict(type="str", required=True),
             host=dict(type="str", required=True),
             port=dict(type="int", default=6379),
+            role=dict(type="str"),
+            status=dict(type="str"),
         )),
         require_pong=dict(type="bool", default=False),
     )
@@ -185,13 +193,13 @@ def main():
     params = module.params
     host, port = endpoint_of(params)
 
-    targets = [(None, host, port)] + [(t["name"], t["host"], t["port"]) for t in params["also_probe"]]
+    targets = [dict(name=None, host=host, port=port)] + params["also_probe"]
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        results = list(pool.map(lambda t: probe(params, t[1], t[2], override=t[0] is not None), targets))
+        results = list(pool.map(lambda t: probe(params, t["host"], t["port"], override=t["name"] is not None), targets))
     main_result = results[0]
     also = []
-    for (name, _host, _port), result in zip(targets[1:], results[1:]):
-        result["name"] = name
+    for target, result in zip(targets[1:], results[1:]):
+        result.update(name=target["name"], role=target["role"], status=target["status"])
         also.append(result)
 
     if params["require_pong"] and not main_result["ping"]:
