@@ -45,7 +45,7 @@ def api_client(module):
     site = os.environ.get("DD_SITE") or params.get("site") or "datadoghq.com"
     url = (params.get("api_url") or os.environ.get("DD_API_URL") or "https://api.%s" % site).rstrip("/")
     configuration = Configuration(host=url, request_timeout=params["request_timeout"],
-                                  enable_retry=True, max_retries=2, retry_backoff_factor=0.5)
+                                  enable_retry=True, max_retries=2, retry_backoff_factor=2)
     configuration.api_key["apiKeyAuth"] = api_key
     configuration.api_key["appKeyAuth"] = app_key
     return ApiClient(configuration), url

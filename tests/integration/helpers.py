@@ -1,0 +1,71 @@
+"""Run the real playbooks and read the lab's backends, for the integration tests."""
+
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.dirname(sys.executable)
+
+
+def ansible_env(**extra):
+    env = dict(os.environ)
+    env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               PATH=BIN + os.pathsep + env.get("PATH", ""))
+    env.update(extra)
+    return env
+
+
+def run_playbook(playbook, *args, timeout=600):
+    """ansible-playbook from the repo root; returns (CompletedProcess, seconds)."""
+    command = [os.path.join(BIN, "ansible-playbook"), os.path.join("playbooks", playbook), *args]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=timeout)
+    return result, time.monotonic() - started
+
+
+def output(result):
+    return result.stdout + result.stderr
+
+
+def recap_counts(result):
+    """{'ok': n, 'changed': n, 'failed': n, ...} of the PLAY RECAP line for sample-service."""
+    for line in result.stdout.splitlines():
+        if line.startswith("sample-service") and "ok=" in line:
+            return {key: int(value) for key, value in (part.split("=") for part in line.split()[2:])}
+    raise AssertionError("no PLAY RECAP line in:\n" + output(result))
+
+
+def aws(status, service):
+    conf = status["aws"]
+    return boto3.client(service, region_name=conf["region"], endpoint_url=conf["endpoint_url"],
+                        aws_access_key_id=conf["access_key_id"], aws_secret_access_key=conf["secret_access_key"])
+
+
+def snapshot(status):
+    """Everything a --check run must leave as it found it: ElastiCache, task definitions, the service."""
+    ec, ecs = aws(status, "elasticache"), aws(status, "ecs")
+    group_id = status["elasticache"]["replication_group_id"]
+    group = ec.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0]
+    clusters = ec.describe_cache_clusters(ShowCacheNodeInfo=True)["CacheClusters"]
+    service = ecs.describe_services(cluster=status["ecs"]["cluster"], services=[status["ecs"]["service"]])["services"][0]
+    return {
+        "group": {"status": group["Status"],
+                  "members": [(m["CacheClusterId"], m.get("CurrentRole"), m.get("ReadEndpoint"))
+                              for g in group["NodeGroups"] for m in g["NodeGroupMembers"]],
+                  "primary_endpoint": group["NodeGroups"][0].get("PrimaryEndpoint")},
+        "clusters": sorted((c["CacheClusterId"], c["CacheClusterStatus"]) for c in clusters),
+        "task_definitions": ecs.list_task_definitions(familyPrefix=status["ecs"]["task_family"])["taskDefinitionArns"],
+        "service_task_definition": service["taskDefinition"],
+        "deployments": [(d["id"], d["status"], d["taskDefinition"], d.get("rolloutState")) for d in service["deployments"]],
+        "desired": service["desiredCount"],
+    }
+
+
+def container_environment(status, task_definition_arn):
+    ecs = aws(status, "ecs")
+    definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)["taskDefinition"]
+    return {item["name"]: item["value"] for item in definition["containerDefinitions"][0].get("environment", [])}

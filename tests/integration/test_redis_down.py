@@ -1,0 +1,85 @@
+"""Redis Cache Down end to end: the real playbook against the lab, outcomes read back from the backends."""
+
+import redis
+
+from helpers import container_environment, output, recap_counts, run_playbook, snapshot
+
+
+def ping_endpoint(status):
+    client = redis.Redis.from_url(status["redis"]["url"], socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return client.ping(), client.info("replication")["role"]
+    finally:
+        client.close()
+
+
+def test_check_mode_diagnoses_plans_and_changes_nothing(healed_lab, lab_control):
+    lab_control.break_incident("redis_down")
+    before = snapshot(healed_lab)
+
+    result, seconds = run_playbook("redis_down.yml", "--check")
+
+    text = output(result)
+    assert result.returncode == 0, text
+    assert healed_lab["elasticache"]["replication_group_id"] in text
+    assert "PING 127.0.0.1:%s failed" % healed_lab["redis"]["port"] in text
+    assert "ECONNREFUSED" in text
+    assert "Would take option failover" in text
+    assert healed_lab["redis"]["password"] not in text
+    assert snapshot(healed_lab) == before
+    print("redis_down --check took %.2f s" % seconds)
+
+
+def test_fix_fails_over_verifies_and_second_run_changes_nothing(healed_lab, lab_control):
+    lab_control.break_incident("redis_down")
+    before = snapshot(healed_lab)
+    primary_before = [m for m in before["group"]["members"] if m[1] == "primary"][0][0]
+
+    result, _ = run_playbook("redis_down.yml")
+
+    text = output(result)
+    assert result.returncode == 0, text
+    assert "Taking option failover" in text
+    assert "Redis Cache Down - verified after option failover" in text
+    assert ping_endpoint(healed_lab) == (True, "master")
+    after = snapshot(healed_lab)
+    primary_after = [m for m in after["group"]["members"] if m[1] == "primary"][0][0]
+    assert primary_after != primary_before
+    assert after["task_definitions"] == before["task_definitions"]
+    assert healed_lab["redis"]["password"] not in text
+
+    rerun, _ = run_playbook("redis_down.yml")
+    assert rerun.returncode == 0, output(rerun)
+    assert recap_counts(rerun)["changed"] == 0, output(rerun)
+    assert "Taking option none" in output(rerun)
+    assert snapshot(healed_lab)["group"] == after["group"]
+
+
+def test_no_healthy_replica_disables_cache_through_a_new_revision(healed_lab, lab_control):
+    lab_control.break_incident("redis_down", replica_down=True)
+    before = snapshot(healed_lab)
+
+    result, _ = run_playbook("redis_down.yml")
+
+    text = output(result)
+    assert result.returncode == 0, text
+    assert "Taking option disable_cache" in text
+    after = snapshot(healed_lab)
+    new_revisions = [arn for arn in after["task_definitions"] if arn not in before["task_definitions"]]
+    assert len(new_revisions) == 1
+    assert after["service_task_definition"] == new_revisions[0]
+    assert container_environment(healed_lab, new_revisions[0])["CACHE_ENABLED"] == "false"
+    assert [d[1:] for d in after["deployments"]] == [("PRIMARY", new_revisions[0], "COMPLETED")]
+    assert after["group"] == before["group"], "option 3 must not touch ElastiCache"
+    assert "verified after option disable_cache" in text
+
+
+def test_forced_reboot_without_opt_in_is_refused_and_changes_nothing(healed_lab, lab_control):
+    lab_control.break_incident("redis_down")
+    before = snapshot(healed_lab)
+
+    result, _ = run_playbook("redis_down.yml", "-e", "redis_remediation_option=reboot")
+
+    assert result.returncode != 0
+    assert "refusing to reboot" in output(result) and "confirm_last_resort" in output(result)
+    assert snapshot(healed_lab) == before
