@@ -1,0 +1,66 @@
+# sre.incident - the two commands a fresh machine needs:
+#   make demo   set up, start the lab, break Redis, diagnose (--check), fix, verify
+#   make test   set up and run the whole test suite (what .ci/run calls)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LAB := $(BIN)/python -m lab
+PLAYBOOK := $(BIN)/ansible-playbook
+
+.PHONY: venv lab-up lab-down lab-status demo test unit lab-test integration lint sanity build-test bench clean
+
+venv:
+	@bash scripts/bootstrap.sh $(PYTHON) $(VENV)
+
+lab-up: venv
+	@$(LAB) up
+
+lab-down:
+	@if [ -x $(BIN)/python ]; then $(LAB) down; fi
+
+lab-status:
+	@$(LAB) status
+
+demo: lab-up
+	@$(LAB) heal >/dev/null
+	@echo "==> Breaking the lab: redis_down (primary Redis stopped)"
+	@$(LAB) break redis_down
+	@echo "==> Diagnosis and plan: ansible-playbook playbooks/redis_down.yml --check"
+	@$(PLAYBOOK) playbooks/redis_down.yml --check
+	@echo "==> Fix and verification: ansible-playbook playbooks/redis_down.yml"
+	@$(PLAYBOOK) playbooks/redis_down.yml
+	@echo "==> A second run on the healed service changes nothing"
+	@$(PLAYBOOK) playbooks/redis_down.yml --tags diagnose,verify
+	@$(LAB) heal >/dev/null
+	@echo "==> Demo done; the lab is still up (make lab-down stops it)"
+
+unit: venv
+	@$(BIN)/python -m pytest -q tests/unit
+
+lab-test: lab-up
+	@$(BIN)/python -m pytest -q tests/lab
+
+integration: lab-up
+	@$(BIN)/python -m pytest -q tests/integration
+
+lint: venv
+	@bash scripts/lint.sh
+
+sanity: venv
+	@bash scripts/sanity.sh
+
+build-test: venv
+	@bash scripts/build_and_install_test.sh
+
+test: lab-up
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
+	@bash scripts/lint.sh
+	@bash scripts/build_and_install_test.sh
+	@bash scripts/sanity.sh
+
+bench: lab-up
+	@$(BIN)/python scripts/bench.py
+
+clean: lab-down
+	rm -rf $(VENV) .lab build
