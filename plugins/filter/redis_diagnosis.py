@@ -15,7 +15,7 @@ description:
     automatic failover is enabled; C(reboot) (option 2) only when O(allow_reboot) is true; else
     C(disable_cache) (option 3, CACHE_ENABLED=false); C(wait) while the group is already changing.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 positional: cluster, probe, metrics, logs
 options:
   _input:

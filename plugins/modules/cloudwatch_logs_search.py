@@ -15,7 +15,7 @@ description:
   - Uses CloudWatch Logs FilterLogEvents with the standard filter pattern syntax.
   - Never changes anything.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
 options:
@@ -44,8 +44,10 @@ options:
     default: 100
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -66,7 +68,7 @@ events:
   type: list
   elements: dict
   contains:
-    timestamp: {description: Event time (ISO 8601, UTC)., type: str, returned: always}
+    timestamp: {description: "Event time (ISO 8601, UTC).", type: str, returned: always}
     log_stream: {description: Stream name., type: str, returned: always}
     message: {description: The log line., type: str, returned: always}
 count:

@@ -16,7 +16,7 @@ description:
   - Several independent queries can be run in one call with O(queries); they run concurrently.
   - Never changes anything.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.datadog
 options:
@@ -48,8 +48,10 @@ options:
     default: latest
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

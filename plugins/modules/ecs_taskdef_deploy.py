@@ -18,7 +18,7 @@ description:
   - If the service update fails, the revision just registered is deregistered again, so a failed run leaves
     the service as it was.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
@@ -51,9 +51,11 @@ options:
     type: int
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Returns the planned change and diff; registers and deploys nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

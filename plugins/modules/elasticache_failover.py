@@ -17,7 +17,7 @@ description:
   - With O(only_if_primary=ID) it does nothing when ID is no longer the primary, so a rerun after a
     successful failover reports no change.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
@@ -37,9 +37,11 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Validates the group and returns the plan (C(changed=true)) without calling TestFailover.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

@@ -17,7 +17,7 @@ description:
     the group too.
   - Never changes anything.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
 options:
@@ -31,8 +31,10 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -59,7 +61,7 @@ replication_group:
   type: dict
   contains:
     replication_group_id: {description: Id., type: str, returned: success}
-    status: {description: Group status (available, modifying, ...)., type: str, returned: success}
+    status: {description: "Group status (available, modifying, ...).", type: str, returned: success}
     automatic_failover: {description: enabled / disabled / enabling / disabling., type: str, returned: success}
     multi_az: {description: enabled / disabled., type: str, returned: success}
     member_clusters: {description: Member cache cluster ids., type: list, elements: str, returned: success}

@@ -14,7 +14,7 @@ description:
     node's data and every client connection; prefer M(sre.incident.elasticache_failover).
   - Refuses unless O(confirm_last_resort=true), so it is never run by accident.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
@@ -34,9 +34,11 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Validates the cluster and returns the plan (C(changed=true)) without rebooting.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -19,7 +19,7 @@ description:
     same AUTH and TLS settings; they are probed concurrently.
   - Never changes anything; check mode runs the probe for real.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.redis
 options:
@@ -43,7 +43,9 @@ options:
         type: int
         default: 6379
       role:
-        description: Informational, copied to the result (lets M(sre.incident.elasticache_info)'s RV(sre.incident.elasticache_info#module:members) be passed as they are).
+        description:
+          - Informational, copied to the result (lets M(sre.incident.elasticache_info)'s
+            RV(sre.incident.elasticache_info#module:members) be passed as they are).
         type: str
       status:
         description: Informational, copied to the result.
@@ -55,8 +57,10 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Run it from where the application runs (delegate to an application host or run the controller in the same
@@ -117,12 +121,12 @@ info:
     connected_slaves: {description: Attached replicas., type: int, returned: success}
     master_link_status: {description: C(up)/C(down) on a replica., type: str, returned: success}
     used_memory: {description: Bytes in use., type: int, returned: success}
-    used_memory_human: {description: Memory in use, human readable., type: str, returned: success}
+    used_memory_human: {description: "Memory in use, human readable.", type: str, returned: success}
     maxmemory: {description: Memory limit in bytes (0 = none)., type: int, returned: success}
     evicted_keys: {description: Keys evicted since start., type: int, returned: success}
     keyspace_hits: {description: Successful lookups since start., type: int, returned: success}
     keyspace_misses: {description: Failed lookups since start., type: int, returned: success}
-    hit_rate: {description: hits / (hits + misses), null before any lookup., type: float, returned: success}
+    hit_rate: {description: "hits / (hits + misses), null before any lookup.", type: float, returned: success}
     redis_version: {description: Server version., type: str, returned: success}
     uptime_in_seconds: {description: Server uptime., type: int, returned: success}
 also_probed:
