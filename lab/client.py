@@ -1,0 +1,219 @@
+"""Python API of the lab (used by the CLI and by tests): up(), down(), status(), break_incident(), heal().
+
+All functions read ``SRE_LAB_DIR`` / ``SRE_LAB_PORT_BASE`` like the daemon does. Failures raise
+``LabError`` whose message is one line and whose ``exit_code`` is what the CLI exits with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .scenarios import LabError, check_incident
+
+UP_TIMEOUT = 30.0
+DOWN_TIMEOUT = 30.0
+
+
+# --- control API -----------------------------------------------------------------------------
+def _request(cfg: config.LabConfig, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(cfg.url("control") + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            payload = json.loads(exc.read() or b"{}")
+        except ValueError:
+            payload = {}
+        raise LabError(payload.get("error") or f"control API {method} {path}: HTTP {exc.code}",
+                       exit_code=int(payload.get("exit_code", 1))) from None
+
+
+def _daemon_status(cfg: config.LabConfig, timeout: float = 2.0) -> dict | None:
+    """The running daemon's status if a daemon for *this* state dir answers, else None."""
+    try:
+        data = _request(cfg, "GET", "/status", timeout=timeout)
+    except (LabError, OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("state_dir") != str(cfg.state_dir):
+        return None
+    return data
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _daemon_pid(cfg: config.LabConfig) -> int | None:
+    try:
+        pid = int(cfg.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+# --- public API ------------------------------------------------------------------------------
+def status() -> dict[str, Any]:
+    cfg = config.LabConfig.load()
+    data = _daemon_status(cfg)
+    if data is None or not data.get("ready"):
+        return {"running": False, "state_dir": str(cfg.state_dir)}
+    return data
+
+
+def is_running() -> bool:
+    return bool(status().get("running"))
+
+
+def up(timeout: float = UP_TIMEOUT) -> dict[str, Any]:
+    """Start the lab (idempotent). Returns the status; ``status["already_running"]`` tells which case."""
+    try:
+        cfg = config.LabConfig.load(create=True)
+    except ValueError as exc:
+        raise LabError(str(exc)) from None
+    current = _daemon_status(cfg)
+    if current is not None and current.get("ready"):
+        return {**current, "already_running": True}
+    pid = _daemon_pid(cfg)
+    if pid is not None:
+        if current is None:  # a daemon that does not answer: stuck start or half dead; replace it
+            _terminate(pid, 10)
+        else:
+            return _wait_ready(cfg, pid, timeout)
+    cfg.error_file.unlink(missing_ok=True)
+    env = dict(os.environ, SRE_LAB_DIR=str(cfg.state_dir), SRE_LAB_PORT_BASE=str(cfg.port_base))
+    with open(cfg.log_file, "ab") as log:
+        log.write(f"\n==== lab up {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab.daemon"],
+            cwd=str(config.REPO_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    return _wait_ready(cfg, proc.pid, timeout, proc)
+
+
+def _wait_ready(cfg: config.LabConfig, pid: int, timeout: float,
+                proc: subprocess.Popen | None = None) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        exited = proc.poll() is not None if proc is not None else not _pid_alive(pid)
+        if exited:
+            raise LabError(f"lab failed to start: {_daemon_error(cfg)}")
+        data = _daemon_status(cfg, timeout=1.0)
+        if data is not None and data.get("ready"):
+            return {**data, "already_running": False}
+        time.sleep(0.1)
+    _terminate(pid, 10)
+    down_leftovers(cfg)
+    raise LabError(f"lab did not become ready within {timeout:.0f} s; see {cfg.log_file}")
+
+
+def _daemon_error(cfg: config.LabConfig) -> str:
+    try:
+        text = cfg.error_file.read_text().strip()
+    except OSError:
+        text = ""
+    return text or f"daemon exited; see {cfg.log_file}"
+
+
+def down(timeout: float = DOWN_TIMEOUT) -> bool:
+    """Stop the lab (idempotent). Returns True if something was running."""
+    cfg = config.LabConfig.load()
+    was_running = False
+    pid = _daemon_pid(cfg)
+    if _daemon_status(cfg) is not None:
+        was_running = True
+        try:
+            _request(cfg, "POST", "/shutdown")
+        except (LabError, OSError):
+            pass
+    if pid is not None:
+        was_running = True
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            _terminate(pid, 10)
+    if down_leftovers(cfg):
+        was_running = True
+    if was_running and cfg.state_dir.exists():
+        config.write_json_atomic(cfg.status_file, {"running": False, "state_dir": str(cfg.state_dir)})
+    cfg.pid_file.unlink(missing_ok=True)
+    return was_running
+
+
+def down_leftovers(cfg: config.LabConfig) -> bool:
+    """Stop Redis/PostgreSQL left behind by a daemon that died. Returns True if there were any."""
+    from .postgres import LabPostgres
+    from .redis_nodes import kill_stale
+
+    found = False
+    for name in config.REDIS_NODES:
+        pid_file = cfg.state_dir / f"redis-{name.rsplit('-', 1)[-1]}" / "redis.pid"
+        if pid_file.exists():
+            found = True
+            kill_stale(pid_file)
+    pg = LabPostgres(cfg)
+    if (pg.data_dir / "postmaster.pid").exists():
+        found = True
+        try:
+            pg.stop()
+        except Exception as exc:
+            raise LabError(f"could not stop the lab's PostgreSQL: {exc}") from None
+    return found
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _require_running(cfg: config.LabConfig) -> None:
+    data = _daemon_status(cfg)
+    if data is None or not data.get("ready"):
+        raise LabError(f"lab is not running (state dir {cfg.state_dir}); start it with: python -m lab up")
+
+
+def break_incident(name: str, **options: Any) -> dict[str, Any]:
+    check_incident(name)
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    return _request(cfg, "POST", f"/break/{name}", options, timeout=30)
+
+
+def heal() -> dict[str, Any]:
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    return _request(cfg, "POST", "/heal", {}, timeout=60)

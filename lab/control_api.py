@@ -1,0 +1,45 @@
+"""The daemon's control API (used by lab.client): GET /status, POST /break/<incident>, POST /heal,
+POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Request, Response
+
+from .http_util import json_response, request_json, wsgi
+from .scenarios import LabError
+
+if TYPE_CHECKING:
+    from .daemon import Lab
+
+log = logging.getLogger("lab.control")
+
+
+def make_app(lab: "Lab"):
+    def handle(request: Request) -> Response:
+        path, method = request.path.rstrip("/") or "/", request.method
+        try:
+            if method == "GET" and path == "/status":
+                return json_response(lab.status())
+            if method == "POST" and path.startswith("/break/"):
+                options = request_json(request)
+                if options is None or not isinstance(options, dict):
+                    raise LabError("break options must be a JSON object", exit_code=2)
+                result = lab.scenarios.break_incident(path[len("/break/"):], options)
+                return json_response({**result, "status": lab.status()})
+            if method == "POST" and path == "/heal":
+                result = lab.scenarios.heal()
+                return json_response({**result, "status": lab.status()})
+            if method == "POST" and path == "/shutdown":
+                lab.request_shutdown()
+                return json_response({"ok": True, "message": "shutting down"})
+        except LabError as exc:
+            return json_response({"error": str(exc), "exit_code": exc.exit_code}, exc.http_status)
+        except Exception as exc:
+            log.exception("control request %s %s failed", method, path)
+            return json_response({"error": f"{type(exc).__name__}: {exc}", "exit_code": 1}, 500)
+        return json_response({"error": f"no such control endpoint: {method} {path}", "exit_code": 1}, 404)
+
+    return wsgi(handle)

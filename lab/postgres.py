@@ -1,0 +1,222 @@
+"""The lab's own throwaway PostgreSQL 15 (never the system one on 5432).
+
+initdb runs once per state dir (the data dir is reused by later ``up``); the server listens on 127.0.0.1 at
+the lab port with its unix socket in the state dir, ``max_connections`` 30, scram-sha-256 over TCP. Run as
+root, every PostgreSQL binary runs as the ``postgres`` user. Roles: ``postgres`` (superuser, password),
+``sample_app`` (the application, not superuser) and ``sre_automation`` (pg_read_all_stats +
+pg_signal_backend, not superuser); database ``sample``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from . import config
+
+log = logging.getLogger("lab.postgres")
+
+PG_BIN = Path(os.environ.get("SRE_LAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_OS_USER = "postgres"
+
+TUNING = """
+# --- sre.incident lab (throwaway instance: durability traded for speed) ---
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 32MB
+log_min_messages = warning
+log_connections = off
+"""
+
+
+class PostgresError(RuntimeError):
+    pass
+
+
+class LabPostgres:
+    def __init__(self, cfg: config.LabConfig) -> None:
+        self.cfg = cfg
+        self.data_dir = cfg.state_dir / "postgres"
+        self.socket_dir = cfg.state_dir / "pg-run"
+        self.log_file = cfg.state_dir / "postgres.log"
+        self.port = cfg.port("postgres")
+        self.as_root = os.geteuid() == 0
+
+    # --- running binaries as the right user -------------------------------------------------
+    def _own(self, path: Path) -> None:
+        if self.as_root:
+            pw = pwd.getpwnam(PG_OS_USER)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def _run(self, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+        kwargs: dict = {}
+        if self.as_root:
+            kwargs.update(user=PG_OS_USER, group=PG_OS_USER, extra_groups=[])
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                                  cwd=str(self.cfg.state_dir), stdin=subprocess.DEVNULL, **kwargs)
+        except subprocess.TimeoutExpired:
+            raise PostgresError(f"{Path(args[0]).name} did not finish within {timeout:.0f} s") from None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @property
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def ensure_initdb(self) -> None:
+        if self.initialized:
+            return
+        if not (PG_BIN / "initdb").exists():
+            raise PostgresError(f"initdb not found in {PG_BIN} (set SRE_LAB_PG_BIN)")
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)  # a half-made data dir from an interrupted initdb
+        self.data_dir.mkdir(mode=0o700, parents=True)
+        self._own(self.data_dir)
+        self._prepare_runtime_dirs()
+        pwfile = self.socket_dir / "initdb.pw"
+        pwfile.write_text(self.cfg.secrets.pg_admin_password + "\n")
+        os.chmod(pwfile, 0o600)
+        self._own(pwfile)
+        try:
+            result = self._run([
+                str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
+                "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}", "--no-sync", "--no-instructions",
+            ], timeout=120)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise PostgresError(f"initdb failed: {_last_line(result.stderr or result.stdout)}")
+        with open(self.data_dir / "postgresql.conf", "a") as fh:
+            fh.write(TUNING)
+        log.info("initdb done in %s", self.data_dir)
+
+    def _prepare_runtime_dirs(self) -> None:
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.socket_dir, 0o700)
+        self._own(self.socket_dir)
+        self.log_file.touch(exist_ok=True)
+        self._own(self.log_file)
+
+    def is_running(self) -> bool:
+        if not self.initialized:
+            return False
+        return self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "status"], timeout=10).returncode == 0
+
+    def start(self, before_bind: Callable[[], None] | None = None) -> None:
+        """Start (initdb first if needed); ``before_bind`` releases the daemon's hold on the port."""
+        self.ensure_initdb()
+        self._prepare_runtime_dirs()
+        if before_bind is not None:
+            before_bind()
+        if self.is_running():
+            log.info("postgres already running on port %s", self.port)
+        else:
+            options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses={config.HOST} "
+                       f"-c max_connections={config.PG_MAX_CONNECTIONS}")
+            for attempt in range(3):
+                result = self._run([
+                    str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
+                    "-o", options, "-w", "-t", "30", "start",
+                ], timeout=40)
+                if result.returncode == 0:
+                    break
+                if attempt < 2 and "already in use" in _tail(self.log_file):
+                    time.sleep(0.3)  # the port was briefly an outgoing connection's ephemeral port
+                    continue
+                raise PostgresError(
+                    f"pg_ctl start failed ({_last_line(result.stderr or result.stdout)}); see {self.log_file}"
+                )
+            log.info("postgres started on port %s", self.port)
+        self.setup_roles()
+
+    def stop(self) -> None:
+        if not self.initialized or not (self.data_dir / "postmaster.pid").exists():
+            return
+        result = self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "20",
+                            "stop"], timeout=30)
+        if result.returncode != 0 and self.is_running():
+            raise PostgresError(f"pg_ctl stop failed: {_last_line(result.stderr or result.stdout)}")
+        log.info("postgres stopped")
+
+    # --- schema & roles --------------------------------------------------------------------
+    def connect_socket(self, dbname: str = "postgres") -> psycopg.Connection:
+        """Superuser connection over the private unix socket (trust), for setup."""
+        return psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname=dbname,
+                               autocommit=True, connect_timeout=5)
+
+    def setup_roles(self) -> None:
+        s = self.cfg.secrets
+        with self.connect_socket() as conn:
+            conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(s.pg_admin_password)))
+            for role, password in ((config.PG_APP_ROLE, s.pg_app_password),
+                                   (config.PG_AUTOMATION_ROLE, s.pg_automation_password)):
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                verb = "ALTER" if exists else "CREATE"
+                conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT pg_read_all_stats, pg_signal_backend TO {}").format(
+                sql.Identifier(config.PG_AUTOMATION_ROLE)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (config.PG_DATABASE,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER postgres").format(sql.Identifier(config.PG_DATABASE)))
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
+                sql.Identifier(config.PG_DATABASE), sql.Identifier(config.PG_APP_ROLE),
+                sql.Identifier(config.PG_AUTOMATION_ROLE)))
+        with self.connect_socket(config.PG_DATABASE) as conn:
+            app = sql.Identifier(config.PG_APP_ROLE)
+            conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(app))
+            conn.execute("""
+                CREATE TABLE IF NOT EXISTS orders (
+                    id bigserial PRIMARY KEY,
+                    customer_id integer NOT NULL,
+                    amount_cents integer NOT NULL,
+                    status text NOT NULL DEFAULT 'created',
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )""")
+            conn.execute(sql.SQL("ALTER TABLE orders OWNER TO {}").format(app))
+            if conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 0:
+                conn.execute("""
+                    INSERT INTO orders (customer_id, amount_cents, status, created_at)
+                    SELECT (g % 500) + 1, 500 + (g * 37) % 20000,
+                           (ARRAY['created','paid','shipped'])[1 + g % 3], now() - (g || ' minutes')::interval
+                    FROM generate_series(1, 1000) AS g""")
+
+    def describe(self) -> dict:
+        return {
+            "host": config.HOST,
+            "port": self.port,
+            "database": config.PG_DATABASE,
+            "max_connections": config.PG_MAX_CONNECTIONS,
+            "admin_dsn": self.cfg.admin_dsn,
+            "app_dsn": self.cfg.app_dsn,
+            "automation_dsn": self.cfg.automation_dsn,
+            "app_user": config.PG_APP_ROLE,
+            "automation_user": config.PG_AUTOMATION_ROLE,
+            "socket_dir": str(self.socket_dir),
+            "data_dir": str(self.data_dir),
+        }
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - size))
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
