@@ -63,7 +63,7 @@ OPTION_NUMBERS = {"failover": 1, "reboot": 2, "disable_cache": 3}
 
 
 def _metric(metrics, name):
-    return ((metrics or {}).get("results") or {}).get(name) or {}
+    return ((metrics or {}).get("by_name") or {}).get(name) or {}
 
 
 def _fmt(value, unit=""):

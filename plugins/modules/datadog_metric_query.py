@@ -27,7 +27,7 @@ options:
   queries:
     description:
       - 'Several queries by name, for example C({"cpu": "avg:aws.elasticache.cpuutilization{*}"}).'
-      - Results are returned under RV(results) by the same names. Threshold options apply only to O(query).
+      - Results are returned under RV(by_name) by the same names. Threshold options apply only to O(query).
     type: dict
   window:
     description: How far back to look, in seconds or with a unit (C(90s), C(5m), C(1h)).
@@ -113,7 +113,7 @@ verdict:
   returned: when threshold is set
   type: str
   sample: "latest 0.0 is below 0.5"
-results:
+by_name:
   description: For O(queries), the same summary per name.
   returned: when queries is set
   type: dict
@@ -216,7 +216,7 @@ def main():
 
     if params["queries"]:
         module.exit_json(changed=False, window_seconds=window,
-                         results={name: summary for name, (summary, _error) in answers.items()})
+                         by_name={name: summary for name, (summary, _error) in answers.items()})
     summary = answers["_"][0]
     breached, text = verdict(summary, params["threshold"], params["breach_when"], params["aggregate"])
     result = dict(summary, changed=False, window_seconds=window, breached=breached)

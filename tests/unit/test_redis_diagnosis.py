@@ -24,7 +24,7 @@ def probe(ping=False, replicas_up=("r-002",), replicas=("r-002",)):
     }
 
 
-METRICS = {"results": {"cpu": {"latest": 0.0, "max": 14.0}, "hit_rate": {"latest": 0.0, "avg": 0.4}}}
+METRICS = {"by_name": {"cpu": {"latest": 0.0, "max": 14.0}, "hit_rate": {"latest": 0.0, "avg": 0.4}}}
 LOGS = {"count": 2, "events": [{"message": '{"level":"error","message":"Redis connection to x failed - connect ECONNREFUSED"}'},
                                {"message": '{"level":"error","message":"Redis connection to x failed - connect ECONNREFUSED"}'}]}
 
@@ -62,7 +62,7 @@ def test_group_already_changing_means_wait():
 
 
 def test_high_cpu_is_reported_as_overload():
-    metrics = {"results": {"cpu": {"latest": 97.0, "max": 99.0}, "hit_rate": {"latest": 0.9}}}
+    metrics = {"by_name": {"cpu": {"latest": 97.0, "max": 99.0}, "hit_rate": {"latest": 0.9}}}
     result = redis_diagnosis(cluster(), probe(ping=True), metrics, {"events": []}, cpu_high_percent=90)
     assert "overload" in result["suspected_cause"]
 
