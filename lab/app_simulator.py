@@ -73,6 +73,7 @@ class AppSimulator:
         self._rng = random.Random()
         self._lock = threading.Lock()
         self._tick_no = 0
+        self._last_cache_enabled = True
         self._redis = self._redis_client()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="app-simulator", daemon=True)
@@ -195,8 +196,9 @@ class AppSimulator:
                                     "address": config.HOST, "port": port}})
         elif self._tick_no % 2 == 0:
             lines.append(request_line(self._rng, cached=state.cache_enabled))
-        if not state.cache_enabled and self._tick_no % 5 == 0:
+        if not state.cache_enabled and (self._tick_no % 5 == 0 or self._last_cache_enabled):
             lines.append({"level": "info", "message": "cache disabled, serving from database"})
+        self._last_cache_enabled = state.cache_enabled
         if lines:
             self.write_lines(lines, now)
 

@@ -75,9 +75,10 @@ class Lab:
         self.topology.add_listener(self.proxy.refresh)
 
     def _start_aws(self) -> None:
-        from . import aws_emulator, elasticache_gaps, seed
+        from . import aws_emulator, elasticache_gaps, logs_gaps, seed
         from .ecs_controller import EcsController
 
+        logs_gaps.install()
         self._servers.append(aws_emulator.start_server(self.cfg.port("aws"), sock=self.ports.pop("aws")))
         self.ecs = EcsController(config.deploy_seconds())
         self.ecs.install()
@@ -221,12 +222,12 @@ class Lab:
                     stoppable.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(stoppable).__name__)
-        for server in self._servers:
-            try:
-                server.shutdown()
-                server.server_close()
-            except Exception:
-                log.exception("stopping a server failed")
+        # each serve_forever loop notices a shutdown within its 0.5 s poll: stop them all at once
+        stoppers = [threading.Thread(target=_stop_server, args=(server,)) for server in self._servers]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(5)
         if self.topology is not None:
             self.topology.stop_all()
         if self.pg is not None:
@@ -237,6 +238,14 @@ class Lab:
         config.write_json_atomic(self.cfg.status_file, {"running": False, "state_dir": str(self.cfg.state_dir)})
         self.cfg.pid_file.unlink(missing_ok=True)
         log.info("lab stopped")
+
+
+def _stop_server(server: Any) -> None:
+    try:
+        server.shutdown()
+        server.server_close()
+    except Exception:
+        log.exception("stopping a server failed")
 
 
 def reserve_ports(cfg: config.LabConfig) -> dict[str, socket.socket]:
@@ -283,10 +292,19 @@ def main() -> int:
     return 0
 
 
+def _exit_now(code: int) -> None:
+    """Leave without interpreter finalization (tearing down moto's modules takes seconds, and every
+    resource is already released)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) < 400 else text[:397] + "..."
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

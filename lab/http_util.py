@@ -48,10 +48,19 @@ def bind_port(port: int, attempts: int = 30) -> socket.socket:
             return s
         except OSError as exc:
             s.close()
-            if exc.errno != errno.EADDRINUSE or attempt == attempts - 1:
+            if exc.errno != errno.EADDRINUSE or attempt == attempts - 1 or _listening(port):
                 raise PortInUse(port) from None
             time.sleep(0.1)
     raise PortInUse(port)
+
+
+def _listening(port: int) -> bool:
+    """Someone accepts connections there (a real conflict, not a transient outgoing connection)."""
+    try:
+        socket.create_connection((config.HOST, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
 
 
 class PortInUse(RuntimeError):

@@ -56,10 +56,13 @@ def last_value(response, index: int = 0) -> float | None:
 
 
 def redis_client(lab, port: int | None = None):
+    """redis-py without its default retries (3, with backoff: ~5 s before a refused connection is reported)."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     return redis.Redis(host="127.0.0.1", port=port or lab["redis"]["port"], password=lab["redis"]["password"],
-                       socket_connect_timeout=1, socket_timeout=1)
+                       socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
 
 
 def endpoint_port(lab) -> int | None:

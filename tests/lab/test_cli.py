@@ -98,3 +98,22 @@ def test_commands_against_a_lab_that_is_not_up(tmp_path, lab):
     broken = run_cli("break", "redis_down", env=env)
     assert broken.returncode == 1
     assert "not running" in broken.stderr and broken.stderr.count("\n") == 1
+
+
+def test_up_fails_in_one_line_when_a_port_is_taken(tmp_path, lab):
+    import socket
+
+    base = lab["port_base"] + 400
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", base + 2))
+    blocker.listen(1)
+    try:
+        env = dict(os.environ, SRE_LAB_DIR=str(tmp_path / "blocked"), SRE_LAB_PORT_BASE=str(base))
+        result = run_cli("up", env=env)
+    finally:
+        blocker.close()
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"port {base + 2} (health)" in result.stderr
+    assert run_cli("status", env=env).returncode == 3

@@ -100,8 +100,13 @@ def _replication(lab, port):
         return None
 
 
-def test_reboot_errors(lab, aws):
+def test_reboot_errors(healed_lab, aws):
     ec = aws("elasticache")
+    ec.reboot_cache_cluster(CacheClusterId=NODE2, CacheNodeIdsToReboot=["0001"])
+    code, status, _ = error_of(lambda: ec.reboot_cache_cluster(CacheClusterId=NODE2, CacheNodeIdsToReboot=["0001"]))
+    assert (code, status) == ("InvalidCacheClusterState", 400)
+    assert error_of(lambda: ec.reboot_cache_cluster(CacheClusterId=NODE1, CacheNodeIdsToReboot=["0002"]))[:2] == \
+        ("InvalidParameterValue", 400)
     assert error_of(lambda: ec.reboot_cache_cluster(CacheClusterId="nope", CacheNodeIdsToReboot=["0001"]))[:2] == \
         ("CacheClusterNotFound", 404)
     assert error_of(lambda: ec.reboot_cache_cluster(CacheClusterId=RG, CacheNodeIdsToReboot=["0001"]))[:2] == \
