@@ -7,6 +7,8 @@ from __future__ import annotations
 
 try:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     HAS_REDIS = True
     REDIS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover
@@ -46,8 +48,10 @@ def endpoint_of(params):
 def connect(params, host=None, port=None):
     """A redis.Redis for the options; host/port override the endpoint (same AUTH/TLS), e.g. for a member node."""
     timeout = params["connect_timeout"]
+    # No client-side retries: redis-py retries refused connections with backoff by default, which turns
+    # an instant "connection refused" into seconds. A probe reports the first answer; callers retry.
     common = dict(socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False,
-                  health_check_interval=0)
+                  retry=Retry(NoBackoff(), 0), health_check_interval=0)
     tls = {}
     if params.get("tls"):
         tls = dict(ssl=True, ssl_ca_certs=params.get("tls_ca_cert"),
