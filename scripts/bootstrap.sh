@@ -4,7 +4,8 @@
 #
 #   scripts/bootstrap.sh [PYTHON] [VENV_DIR]
 #
-#   PYTHON    interpreter used to create the venv        (default: python3)
+#   PYTHON    interpreter used to create the venv        (default, or empty: python3);
+#             when given, an existing venv must use the same X.Y version
 #   VENV_DIR  venv location, relative to the repo root   (default: .venv)
 #
 # Idempotent: a stamp file inside the venv records a hash of the requirements
@@ -57,7 +58,7 @@ VENV_PY="$VENV_DIR/bin/python"
 if [[ -x "$VENV_PY" ]] && "$VENV_PY" -c 'import sys' 2>/dev/null; then
     # An existing venv: make sure it is the interpreter the caller asked for
     # (only checked when PYTHON was given explicitly).
-    if [[ $# -ge 1 ]]; then
+    if [[ -n "${1:-}" ]]; then
         command -v "$PYTHON" >/dev/null 2>&1 || die "python interpreter '$PYTHON' not found"
         want="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
         have="$("$VENV_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"

@@ -8,7 +8,8 @@
 #                              a Python 3.12/3.13 exists for 2.21, otherwise 2.19)
 #
 # ansible-core 2.19: the project venv (.venv, Python 3.11; created by bootstrap.sh if missing)
-# ansible-core 2.21: .venv-2.21 (Python 3.12 or 3.13 from pyenv), created here on first use
+# ansible-core 2.21: .venv-2.21 (Python 3.12 or 3.13: $SANITY_PY221, pyenv, or PATH), created here
+#                    on first use
 #
 # ansible-test only works on a tree laid out as .../ansible_collections/<ns>/<name>, so the
 # git-tracked plus untracked-but-not-ignored files (git ls-files -co --exclude-standard) are
@@ -46,8 +47,13 @@ VENV_219="${VENV:-.venv}"                     # same VENV variable as the Makefi
 [[ "$VENV_219" == /* ]] || VENV_219="$REPO_ROOT/$VENV_219"
 VENV_221="$REPO_ROOT/.venv-2.21"
 PY_221=""
-for candidate in /root/.pyenv/versions/3.12.1/bin/python3.12 /root/.pyenv/versions/3.13.0/bin/python3.13 \
-                 "$(command -v python3.12 2>/dev/null || true)" "$(command -v python3.13 2>/dev/null || true)"; do
+# SANITY_PY221 picks the interpreter explicitly; otherwise pyenv's 3.12.x/3.13.x, then PATH.
+shopt -s nullglob
+py221_candidates=("${SANITY_PY221:-}" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12
+                  "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13
+                  "$(command -v python3.12 2>/dev/null || true)" "$(command -v python3.13 2>/dev/null || true)")
+shopt -u nullglob
+for candidate in "${py221_candidates[@]}"; do
     if [[ -n "$candidate" && -x "$candidate" ]] && "$candidate" -c 'import sys' >/dev/null 2>&1; then
         PY_221="$candidate"
         break
@@ -64,7 +70,8 @@ if [[ -z "${SANITY_CORES:-}" ]]; then
 fi
 
 ensure_venv_219() {
-    if ! "$REPO_ROOT/scripts/bootstrap.sh" python3 "$VENV_219" 2>&1 | sed 's/^/  /'; then
+    # an empty PYTHON argument = default interpreter, and no interpreter check on an existing venv
+    if ! "$REPO_ROOT/scripts/bootstrap.sh" "${PYTHON:-}" "$VENV_219" 2>&1 | sed 's/^/  /'; then
         die "bootstrap of $VENV_219 failed (output above)"
     fi
 }
