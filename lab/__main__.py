@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as exc:
         sys.stderr.write(f"lab: {exc}\n")
         return exc.exit_code
+    except BrokenPipeError:  # e.g. `python -m lab status | head -1`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("lab: interrupted\n")
         return 130

@@ -6,6 +6,8 @@ All functions read ``SRE_LAB_DIR`` / ``SRE_LAB_PORT_BASE`` like the daemon does.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -15,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import config
 from .scenarios import LabError, check_incident
@@ -86,12 +88,29 @@ def is_running() -> bool:
     return bool(status().get("running"))
 
 
+@contextlib.contextmanager
+def _lifecycle_lock(cfg: config.LabConfig) -> Iterator[None]:
+    """Serialize up/down for one state dir (two test sessions starting the same lab, say)."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.state_dir / "lifecycle.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def up(timeout: float = UP_TIMEOUT) -> dict[str, Any]:
     """Start the lab (idempotent). Returns the status; ``status["already_running"]`` tells which case."""
     try:
         cfg = config.LabConfig.load(create=True)
     except ValueError as exc:
         raise LabError(str(exc)) from None
+    with _lifecycle_lock(cfg):
+        return _up(cfg, timeout)
+
+
+def _up(cfg: config.LabConfig, timeout: float) -> dict[str, Any]:
     current = _daemon_status(cfg)
     if current is not None and current.get("ready"):
         return {**current, "already_running": True}
@@ -101,6 +120,7 @@ def up(timeout: float = UP_TIMEOUT) -> dict[str, Any]:
             _terminate(pid, 10)
         else:
             return _wait_ready(cfg, pid, timeout)
+    down_leftovers(cfg)  # Redis/PostgreSQL of a daemon that died would hold the lab's ports
     cfg.error_file.unlink(missing_ok=True)
     env = dict(os.environ, SRE_LAB_DIR=str(cfg.state_dir), SRE_LAB_PORT_BASE=str(cfg.port_base))
     with open(cfg.log_file, "ab") as log:
@@ -141,6 +161,13 @@ def _daemon_error(cfg: config.LabConfig) -> str:
 def down(timeout: float = DOWN_TIMEOUT) -> bool:
     """Stop the lab (idempotent). Returns True if something was running."""
     cfg = config.LabConfig.load()
+    if not cfg.state_dir.exists():
+        return False
+    with _lifecycle_lock(cfg):
+        return _down(cfg, timeout)
+
+
+def _down(cfg: config.LabConfig, timeout: float) -> bool:
     was_running = False
     pid = _daemon_pid(cfg)
     if _daemon_status(cfg) is not None:
