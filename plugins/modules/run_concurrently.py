@@ -18,7 +18,7 @@ description:
     it); otherwise they run one after another.
   - This is an action plugin; it runs on the controller.
 author:
-  - sre.incident maintainers
+  - sre.incident maintainers (@sre-incident)
 options:
   steps:
     description: The steps to run.
@@ -51,9 +51,11 @@ attributes:
     support: full
     description: Runs on the controller as an action plugin.
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Check mode is passed on to every step.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
