@@ -106,7 +106,9 @@ class EcsController:
     def _update_service(self, original: Callable, props: dict[str, Any]) -> Any:
         ecs = self.ecs
         cluster = props.get("cluster", "default")
-        service = ecs._get_service(cluster, str(props.get("service", "")).split("/")[-1])
+        service = ecs._get_service(cluster, str(props.get("service", "")).rsplit("/", 1)[-1])
+        if props.get("task_definition"):
+            ecs.describe_task_definition(props["task_definition"])  # reject before moto changes anything
         with self.lock:
             before_td = service.task_definition
             before_desired = service.desired_count
@@ -328,7 +330,7 @@ def _install_list_task_definitions() -> None:
             raise InvalidParameterException("sort must be one of ASC, DESC")
 
         def key(arn: str) -> tuple[str, int]:
-            family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+            family, _sep, revision = arn.rsplit("/", 1)[-1].rpartition(":")
             return family, int(revision)
 
         arns = sorted(arns, key=key, reverse=sort == "DESC")

@@ -102,6 +102,7 @@ class ElastiCacheGaps:
         for name in config.REDIS_NODES:
             cc = self.ec.cache_clusters[name]
             cc.__class__ = LabCacheCluster
+            cc.auth_token_enabled = bool(getattr(self.replication_group(), "auth_token_enabled", False))
             cc.lab_nodes = [{
                 "CacheNodeId": "0001",
                 "CacheNodeStatus": "available",

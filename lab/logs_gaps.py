@@ -193,7 +193,7 @@ def _eval(expr: Any, doc: Any) -> bool:
         return (value is not _MISSING) == expr[2]
     if op == "is":
         return {"TRUE": value is True, "FALSE": value is False, "NULL": value is None}.get(expr[2], False)
-    _, _, cmp, operand, kind = expr
+    cmp, operand, kind = expr[2:]
     if value is _MISSING:
         return False
     if kind == "num":

@@ -63,7 +63,7 @@ class LabPostgres:
         if self.as_root:
             kwargs.update(user=PG_OS_USER, group=PG_OS_USER, extra_groups=[])
         try:
-            return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+            return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
                                   cwd=str(self.cfg.state_dir), stdin=subprocess.DEVNULL, **kwargs)
         except subprocess.TimeoutExpired:
             raise PostgresError(f"{Path(args[0]).name} did not finish within {timeout:.0f} s") from None

@@ -192,7 +192,7 @@ def kill_stale(pid_file: Path) -> None:
         pid_file.unlink(missing_ok=True)
         return
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
+    for _attempt in range(100):
         if not Path(f"/proc/{pid}").exists():
             break
         time.sleep(0.05)

@@ -132,7 +132,7 @@ class PrimaryEndpointProxy:
                 if listener is None:
                     break
                 try:
-                    client, _ = listener.accept()
+                    client, _address = listener.accept()
                 except socket.timeout:
                     waited += 0.05
                     continue

@@ -77,4 +77,3 @@ def endpoint_port(lab) -> int | None:
         return None
     finally:
         c.close()
-

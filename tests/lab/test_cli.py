@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=60)
+                          env=env or dict(os.environ), timeout=60, check=False)
 
 
 def test_up_when_already_up_says_so_and_exits_0(lab):

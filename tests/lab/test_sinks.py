@@ -14,17 +14,17 @@ def test_slack_channel_and_message(lab):
     status, created = http("POST", url + "/api/conversations.create", {"name": "incident-20251119-1030"}, auth)
     assert status == 200 and created["ok"] is True
     channel_id = created["channel"]["id"]
-    _, posted = http("POST", url + "/api/chat.postMessage", {"channel": channel_id, "text": "Investigating"}, auth)
+    posted = http("POST", url + "/api/chat.postMessage", {"channel": channel_id, "text": "Investigating"}, auth)[1]
     assert posted["ok"] is True and posted["channel"] == channel_id and posted["ts"]
-    _, by_name = http("POST", url + "/api/chat.postMessage",
-                      {"channel": "#incident-20251119-1030", "text": "update", "token": token}, form=True)
+    by_name = http("POST", url + "/api/chat.postMessage",
+                   {"channel": "#incident-20251119-1030", "text": "update", "token": token}, form=True)[1]
     assert by_name["ok"] is True and by_name["channel"] == channel_id
-    _, taken = http("POST", url + "/api/conversations.create", {"name": "incident-20251119-1030"}, auth)
+    taken = http("POST", url + "/api/conversations.create", {"name": "incident-20251119-1030"}, auth)[1]
     assert taken == {"ok": False, "error": "name_taken"}
-    _, bad = http("POST", url + "/api/chat.postMessage", {"channel": channel_id, "text": "x"},
-                  {"Authorization": "Bearer xoxb-wrong"})
+    bad = http("POST", url + "/api/chat.postMessage", {"channel": channel_id, "text": "x"},
+               {"Authorization": "Bearer xoxb-wrong"})[1]
     assert bad == {"ok": False, "error": "invalid_auth"}
-    _, recorded = http("GET", url + "/_sink/requests")
+    recorded = http("GET", url + "/_sink/requests")[1]
     assert [r["method"] for r in recorded] == ["conversations.create", "chat.postMessage", "chat.postMessage",
                                                "conversations.create", "chat.postMessage"]
     assert recorded[1]["body"] == {"channel": channel_id, "text": "Investigating"}
