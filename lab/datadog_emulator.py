@@ -164,17 +164,22 @@ class DatadogEmulator:
         points = self.store.points(metric, start, end)
         if not points:
             return None  # Datadog returns no series for a metric without data
-        sum_mode = aggr == "sum"
+        # ``sum:``/``avg:`` aggregate across sources (the lab has one); over time, points roll up by avg
+        # unless the query counts (``.as_count()``) or names a rollup (``.rollup(sum, 60)``).
+        rest = m.group("rest")
+        rollup = re.search(r"\.rollup\(\s*(avg|sum|min|max|count)\s*(?:,\s*(\d+))?\s*\)", rest)
+        method = rollup.group(1) if rollup else ("sum" if ".as_count()" in rest else "avg")
         span = max(1, end - start)
         interval = max(1, -(-span // MAX_POINTS))  # ceil
+        if rollup and rollup.group(2):
+            interval = max(interval, int(rollup.group(2)))
         buckets: dict[int, list[float]] = {}
         for ts, value in points:
             buckets.setdefault(int(ts) // interval * interval, []).append(value)
+        reducers = {"avg": lambda v: sum(v) / len(v), "sum": sum, "min": min, "max": max, "count": len}
         pointlist = []
         for bucket_ts in sorted(buckets):
-            values = buckets[bucket_ts]
-            value = sum(values) if sum_mode else sum(values) / len(values)
-            pointlist.append([float(bucket_ts * 1000), round(value, 6)])
+            pointlist.append([float(bucket_ts * 1000), round(float(reducers[method](buckets[bucket_ts])), 6)])
         return {
             "metric": metric,
             "display_name": metric,

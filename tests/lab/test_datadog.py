@@ -45,10 +45,13 @@ def test_baseline_values(healed_lab, query_metric):
 
 def test_unknown_metric_gives_no_series_and_two_hours_are_rolled_up(lab, query_metric):
     assert query_metric("avg:no.such.metric{*}").series == []
-    resp = query_metric("avg:sample.active_users{*}", seconds=7200)
-    series = resp.series[0]
-    assert series.length <= 300 and series.interval >= 24
-    assert series.pointlist[0].value[0] / 1000 < time.time() - 7000  # history is there from the start
+    resp = query_metric("sum:sample.active_users{*},sum:sample.errors{*}.as_count()", seconds=7200)
+    users, errors = resp.series
+    assert users.length <= 300 and users.interval >= 24
+    assert users.pointlist[0].value[0] / 1000 < time.time() - 7000  # history is there from the start
+    # sum: aggregates across sources; over time a gauge rolls up by avg, a count (.as_count()) by sum
+    assert 1100 < users.pointlist[len(users.pointlist) // 2].value[1] < 1300
+    assert errors.pointlist[len(errors.pointlist) // 2].value[1] > 2 * errors.interval * 0.5
 
 
 def test_wrong_keys_are_forbidden(lab):
