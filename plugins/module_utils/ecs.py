@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.sre.incident.plugins.module_utils.aws import call, fail
+from ansible_collections.sre.incident.plugins.module_utils.aws import call
 from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, wait_for
 
 BACKEND = "ECS"

@@ -91,14 +91,15 @@ def main():
     if cluster is None:
         module.fail_json(msg="%s: cache cluster %s not found - check cache_cluster_id and region" % (BACKEND, cluster_id))
     node_ids = params["cache_node_ids"] or [node["cache_node_id"] for node in cluster["nodes"]] or ["0001"]
-    result = dict(changed=True, rebooted_nodes=node_ids, status=cluster["status"])
+    refused = dict(changed=False, rebooted_nodes=[], status=cluster["status"])
     if not params["confirm_last_resort"]:
         module.fail_json(msg="%s: refusing to reboot %s: a reboot is the runbook's last resort (it empties the cache "
                              "and drops every client); set confirm_last_resort=true to go ahead. Nothing was changed."
-                         % (BACKEND, cluster_id), **dict(result, changed=False))
+                         % (BACKEND, cluster_id), **refused)
     if cluster["status"] != "available":
         module.fail_json(msg="%s: refusing to reboot %s while it is %s. Nothing was changed." % (
-            BACKEND, cluster_id, cluster["status"]), **dict(result, changed=False))
+            BACKEND, cluster_id, cluster["status"]), **refused)
+    result = dict(changed=True, rebooted_nodes=node_ids, status=cluster["status"])
     if module.check_mode:
         module.exit_json(msg="would reboot nodes %s of %s" % (", ".join(node_ids), cluster_id), **result)
 
