@@ -173,6 +173,8 @@ class Lab:
                 "password": sec.redis_password,
                 "endpoint_open": bool(self.proxy and self.proxy.is_open),
                 "nodes": nodes,
+                # The members' own endpoints, as an inventory lists them for the Redis probe.
+                "members": [{"name": name, "host": config.HOST, "port": node["port"]} for name, node in nodes.items()],
             },
             "datadog": {"url": cfg.url("datadog"), "api_key": sec.datadog_api_key, "app_key": sec.datadog_app_key},
             "health": {"url": cfg.url("health") + "/v1/health"},
