@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from . import config
+from .process_util import tail_file
 
 log = logging.getLogger("lab.postgres")
 
@@ -131,7 +132,7 @@ class LabPostgres:
                 ], timeout=40)
                 if result.returncode == 0:
                     break
-                if attempt < 2 and "already in use" in _tail(self.log_file):
+                if attempt < 2 and "already in use" in tail_file(self.log_file):
                     time.sleep(0.3)  # the port was briefly an outgoing connection's ephemeral port
                     continue
                 raise PostgresError(
@@ -205,16 +206,6 @@ class LabPostgres:
             "socket_dir": str(self.socket_dir),
             "data_dir": str(self.data_dir),
         }
-
-
-def _tail(path: Path, size: int = 2000) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - size))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def _last_line(text: str) -> str:

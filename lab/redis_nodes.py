@@ -20,6 +20,7 @@ from typing import Callable
 import redis
 
 from . import config
+from .process_util import tail_file
 
 log = logging.getLogger("lab.redis")
 
@@ -110,7 +111,7 @@ class RedisNode:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                if "Address already in use" in _tail(self.workdir / "redis.log"):
+                if "Address already in use" in tail_file(self.workdir / "redis.log"):
                     self.proc = None
                     raise PortBusy(f"port {self.port} for {self.name} is already in use")
                 raise RuntimeError(
@@ -165,16 +166,6 @@ class RedisNode:
 
 class PortBusy(RuntimeError):
     pass
-
-
-def _tail(path: Path, size: int = 1000) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - size))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def kill_stale(pid_file: Path) -> None:

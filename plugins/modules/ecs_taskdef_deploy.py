@@ -95,6 +95,7 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client, fail
+from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
     describe_service,
@@ -146,9 +147,7 @@ def main():
             environment=dict(type="dict", default={}),
             remove_environment=dict(type="list", elements="str", default=[]),
             memory=dict(type="int"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=600),
-            wait_interval=dict(type="float", default=5),
+            **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
     )

@@ -76,7 +76,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
-from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, wait_for
+from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC, WaitTimeout, wait_for
 from ansible_collections.sre.incident.plugins.module_utils.elasticache import (
     BACKEND,
     describe_replication_group,
@@ -91,9 +91,7 @@ def main():
             replication_group_id=dict(type="str", required=True),
             node_group_id=dict(type="str", default="0001"),
             only_if_primary=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=600),
-            wait_interval=dict(type="float", default=5),
+            **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
     )

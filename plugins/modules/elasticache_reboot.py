@@ -68,7 +68,7 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
-from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, wait_for
+from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC, WaitTimeout, wait_for
 from ansible_collections.sre.incident.plugins.module_utils.elasticache import BACKEND, describe_cache_clusters
 
 
@@ -78,9 +78,7 @@ def main():
             cache_cluster_id=dict(type="str", required=True),
             cache_node_ids=dict(type="list", elements="str", default=[]),
             confirm_last_resort=dict(type="bool", default=False),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=600),
-            wait_interval=dict(type="float", default=5),
+            **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
     )
