@@ -119,3 +119,58 @@ def start_deployment(api, cluster, service_name, previous_ids, **update):
     new = [d for d in service.get("deployments", []) if d.get("id") not in previous_ids and d.get("status") == "PRIMARY"]
     deployment = new[0] if new else (primary_deployment(service) or {})
     return service, deployment.get("id")
+
+
+def revision_of(task_definition_arn):
+    """"arn:...:task-definition/sample-service:5" -> ("sample-service", 5)."""
+    name = (task_definition_arn or "").rsplit("/", 1)[-1]
+    family, _sep, number = name.rpartition(":")
+    return (family, int(number)) if number.isdigit() else (name, None)
+
+
+def stable_history(api, cluster, service_name, limit=20):
+    """Task definitions of the service's SUCCESSFUL deployments, newest first (ECS service deployment history).
+
+    Empty when the API is not available (older endpoints) - callers then fall back to the deployments list.
+    """
+    try:
+        briefs = api.list_service_deployments(cluster=cluster, service=service_name, status=["SUCCESSFUL"],
+                                              maxResults=limit).get("serviceDeployments", [])
+    except Exception as exc:  # noqa: BLE001 - history is optional evidence
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("InvalidParameterException", "UnknownOperationException", "ServiceNotFoundException"):
+            return []
+        raise
+    briefs = sorted(briefs, key=lambda brief: brief.get("finishedAt") or brief.get("startedAt") or brief.get("createdAt") or 0,
+                    reverse=True)
+    arns = [brief["targetServiceRevisionArn"] for brief in briefs if brief.get("targetServiceRevisionArn")]
+    if not arns:
+        return []
+    revisions = {}
+    for start in range(0, len(arns), 20):
+        for revision in api.describe_service_revisions(serviceRevisionArns=arns[start:start + 20]).get("serviceRevisions", []):
+            revisions[revision["serviceRevisionArn"]] = revision.get("taskDefinition")
+    history = []
+    for brief in briefs:
+        task_definition = revisions.get(brief.get("targetServiceRevisionArn"))
+        if task_definition:
+            history.append({"task_definition": task_definition, "status": brief.get("status"),
+                            "finished_at": brief.get("finishedAt"), "deployment_arn": brief.get("serviceDeploymentArn")})
+    return history
+
+
+def wait_for_running(module, api, cluster, service_name, desired, timeout, interval):
+    """Wait until the service runs exactly `desired` tasks; fail with the counts and last event otherwise."""
+
+    def done(service):
+        return service.get("desiredCount") == desired and service.get("runningCount") == desired \
+            and not service.get("pendingCount")
+
+    try:
+        return wait_for(lambda: describe_service(module, api, cluster, service_name), done, timeout, interval)
+    except WaitTimeout as exc:
+        service = exc.last or {}
+        module.fail_json(msg="%s: %s did not reach %d running task(s) within %ss: desired %s, running %s, pending %s. "
+                             "Last event: %s" % (BACKEND, service_name, desired, int(timeout), service.get("desiredCount"),
+                                                 service.get("runningCount"), service.get("pendingCount"), last_event(service)),
+                         deployments=short_deployments(service))

@@ -49,6 +49,11 @@ options:
       - Container hard memory limit in MiB. When the task definition sets a task-level memory smaller than
         this, the task-level memory is raised to match.
     type: int
+  cpu:
+    description:
+      - Container CPU units. When the task definition sets a task-level cpu smaller than this, the task-level cpu
+        is raised to match.
+    type: int
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -119,7 +124,7 @@ def pick_container(module, definitions, name):
     return definitions[0]
 
 
-def apply_changes(container, environment, remove, memory):
+def apply_changes(container, environment, remove, memory, cpu=None):
     """Change container in place; return {field: [before, after]} for what really changed."""
     changes = {}
     current = {item["name"]: item["value"] for item in container.get("environment", [])}
@@ -132,9 +137,10 @@ def apply_changes(container, environment, remove, memory):
             changes["env.%s" % name] = [current.get(name), wanted.get(name)]
     if changes:
         container["environment"] = [{"name": name, "value": value} for name, value in sorted(wanted.items())]
-    if memory is not None and container.get("memory") != memory:
-        changes["memory"] = [container.get("memory"), memory]
-        container["memory"] = memory
+    for field, value in (("memory", memory), ("cpu", cpu)):
+        if value is not None and container.get(field) != value:
+            changes[field] = [container.get(field), value]
+            container[field] = value
     return changes
 
 
@@ -147,6 +153,7 @@ def main():
             environment=dict(type="dict", default={}),
             remove_environment=dict(type="list", elements="str", default=[]),
             memory=dict(type="int"),
+            cpu=dict(type="int"),
             **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
@@ -160,7 +167,7 @@ def main():
     task_definition, tags = describe_task_definition(module, api, current_arn)
     definitions = task_definition["containerDefinitions"]
     container = pick_container(module, definitions, params["container"])
-    changes = apply_changes(container, params["environment"], params["remove_environment"], params["memory"])
+    changes = apply_changes(container, params["environment"], params["remove_environment"], params["memory"], params["cpu"])
     result = dict(changed=bool(changes), previous_task_definition=current_arn, task_definition=current_arn,
                   changes=changes, diff=dict(before={k: v[0] for k, v in changes.items()},
                                              after={k: v[1] for k, v in changes.items()}))
@@ -170,10 +177,13 @@ def main():
         module.exit_json(msg="would register a new revision of %s with %s and deploy it to %s" % (
             task_definition["family"], ", ".join("%s=%s" % (k, v[1]) for k, v in changes.items()), params["service"]), **result)
 
-    task_memory = task_definition.get("memory")
-    memory = params["memory"] if params["memory"] and task_memory and int(task_memory) < params["memory"] else None
+    task_level = {}
+    for field in ("memory", "cpu"):
+        wanted, current = params[field], task_definition.get(field)
+        if wanted and current and int(current) < wanted:
+            task_level[field] = wanted
     registered = call(module, BACKEND, api, "register_task_definition",
-                      **register_copy(task_definition, tags, definitions, memory=memory))["taskDefinition"]
+                      **register_copy(task_definition, tags, definitions, **task_level))["taskDefinition"]
     new_arn = registered["taskDefinitionArn"]
     previous_ids = {d.get("id") for d in service.get("deployments", [])}
     try:

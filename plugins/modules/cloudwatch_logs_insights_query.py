@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cloudwatch_logs_insights_query
+short_description: Run a CloudWatch Logs Insights query over a time window and return its rows as dicts
+version_added: 0.1.0
+description:
+  - The runbook's C(aws logs insights query ... | stats count() by error.code), for example the error
+    distribution of "High Error Rate". Starts the query, polls until it is Complete, and returns each row as a
+    dict of field name to value (numbers converted), plus the query statistics.
+  - A query still running after O(timeout) is stopped and the module fails saying so; a Failed, Cancelled or
+    Timeout status fails with that status.
+  - Never changes anything (a query only reads).
+author:
+  - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.aws
+options:
+  log_group:
+    description: Log group to query.
+    type: str
+    required: true
+  query:
+    description: Logs Insights query string.
+    type: str
+    required: true
+  since:
+    description: Query the last this long, in seconds or with a unit (C(15m)).
+    type: raw
+    default: 15m
+  limit:
+    description: Most rows to return (the query's own C(limit) applies too).
+    type: int
+    default: 1000
+  timeout:
+    description: Seconds to wait for the query to complete.
+    type: float
+    default: 60
+  poll_interval:
+    description: Seconds between two GetQueryResults calls.
+    type: float
+    default: 1
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+"""
+
+EXAMPLES = r"""
+- name: Identify error types
+  sre.incident.cloudwatch_logs_insights_query:
+    region: us-east-1
+    log_group: /aws/ecs/sample-service-prod
+    since: 15m
+    query: |
+      fields @timestamp, level, message, error
+      | filter level = "error"
+      | stats count() by error.code
+  register: errors_by_code
+"""
+
+RETURN = r"""
+rows:
+  description: Result rows, each a dict of field to value; numeric strings become numbers; C(@ptr) is left out.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"error.code": "CHECKOUT_TIMEOUT", "count()": 120}]
+status:
+  description: Final query status.
+  returned: always
+  type: str
+statistics:
+  description: records_matched, records_scanned, bytes_scanned as CloudWatch reports them.
+  returned: always
+  type: dict
+query_id:
+  description: The query id.
+  returned: always
+  type: str
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
+from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, module_duration, wait_for
+
+BACKEND = "CloudWatch Logs Insights"
+DONE = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
+
+
+def number(value):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except (TypeError, ValueError):
+            continue
+    return value
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=aws_argument_spec(
+            log_group=dict(type="str", required=True),
+            query=dict(type="str", required=True),
+            since=dict(type="raw", default="15m"),
+            limit=dict(type="int", default=1000),
+            timeout=dict(type="float", default=60),
+            poll_interval=dict(type="float", default=1),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not 1 <= params["limit"] <= 10000:
+        module.fail_json(msg="option limit: must be between 1 and 10000")
+    end = int(time.time())
+    start = end - int(module_duration(module, "since"))
+    api = client(module, "logs")
+    query_id = call(module, BACKEND, api, "start_query", logGroupName=params["log_group"], startTime=start, endTime=end,
+                    queryString=params["query"], limit=params["limit"])["queryId"]
+    try:
+        answer, _waited = wait_for(lambda: call(module, BACKEND, api, "get_query_results", queryId=query_id),
+                                   lambda answer: answer.get("status") in DONE, params["timeout"], params["poll_interval"])
+    except WaitTimeout:
+        try:
+            api.stop_query(queryId=query_id)
+        except Exception:  # noqa: BLE001 - the query ends by itself on the service side anyway
+            pass
+        module.fail_json(msg="%s: query %s on %s still running after %ss; stopped it - narrow the window or raise timeout" % (
+            BACKEND, query_id, params["log_group"], params["timeout"]), query_id=query_id)
+    if answer.get("status") != "Complete":
+        module.fail_json(msg="%s: query %s on %s ended %s" % (BACKEND, query_id, params["log_group"], answer.get("status")),
+                         query_id=query_id, status=answer.get("status"))
+    stats = answer.get("statistics") or {}
+    module.exit_json(
+        changed=False,
+        query_id=query_id,
+        status=answer["status"],
+        rows=[{cell["field"]: number(cell.get("value")) for cell in row if cell.get("field") != "@ptr"}
+              for row in answer.get("results", [])],
+        statistics={"records_matched": stats.get("recordsMatched"), "records_scanned": stats.get("recordsScanned"),
+                    "bytes_scanned": stats.get("bytesScanned")},
+    )
+
+
+if __name__ == "__main__":
+    main()

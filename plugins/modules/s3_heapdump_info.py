@@ -1,0 +1,130 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: s3_heapdump_info
+short_description: List the heap dumps in an S3 bucket, newest first, with size and age
+version_added: 0.1.0
+description:
+  - The runbook's "Analyze heap dump (if available)" (C(aws s3 ls s3://sample-service-heapdumps/)) for the
+    Memory Leak / OOM diagnosis. Lists objects under a prefix, newest first, with size and age, and says how many
+    were written in the recent window.
+  - Never changes anything and never downloads a dump.
+author:
+  - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.aws
+options:
+  bucket:
+    description: Bucket name.
+    type: str
+    required: true
+  prefix:
+    description: Key prefix.
+    type: str
+    default: ""
+  limit:
+    description: Most objects to return (the newest).
+    type: int
+    default: 20
+  recent:
+    description: Window for RV(recent_count), in seconds or with a unit (C(1h)).
+    type: raw
+    default: 1h
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+"""
+
+EXAMPLES = r"""
+- name: Analyze heap dump (if available)
+  sre.incident.s3_heapdump_info:
+    region: us-east-1
+    bucket: sample-service-heapdumps
+  register: heapdumps
+"""
+
+RETURN = r"""
+dumps:
+  description: Newest first - key, size (bytes), size_human, last_modified (ISO 8601), age_seconds, url (s3://).
+  returned: always
+  type: list
+  elements: dict
+count:
+  description: Objects found under the prefix (at most 10000 are looked at).
+  returned: always
+  type: int
+recent_count:
+  description: Objects written within O(recent).
+  returned: always
+  type: int
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, client, fail, is_not_found
+from ansible_collections.sre.incident.plugins.module_utils.common import module_duration
+
+BACKEND = "S3"
+MAX_KEYS = 10000
+
+
+def human(size):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return "%s %s" % (round(size, 1) if unit != "B" else size, unit)
+        size /= 1024.0
+    return str(size)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=aws_argument_spec(
+            bucket=dict(type="str", required=True),
+            prefix=dict(type="str", default=""),
+            limit=dict(type="int", default=20),
+            recent=dict(type="raw", default="1h"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    recent = module_duration(module, "recent")
+    api = client(module, "s3")
+    objects, token = [], None
+    try:
+        while len(objects) < MAX_KEYS:
+            request = dict(Bucket=params["bucket"], Prefix=params["prefix"], MaxKeys=1000)
+            if token:
+                request["ContinuationToken"] = token
+            page = api.list_objects_v2(**request)
+            objects.extend(page.get("Contents", []))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+    except Exception as exc:  # noqa: BLE001
+        if is_not_found(exc, "NoSuchBucket"):
+            module.fail_json(msg="%s: bucket %s not found - check bucket and region" % (BACKEND, params["bucket"]))
+        fail(module, exc, BACKEND, "list_objects_v2")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    objects.sort(key=lambda item: item["LastModified"], reverse=True)
+    dumps = [{
+        "key": item["Key"], "size": item.get("Size", 0), "size_human": human(item.get("Size", 0)),
+        "last_modified": item["LastModified"].isoformat(),
+        "age_seconds": round((now - item["LastModified"]).total_seconds(), 1),
+        "url": "s3://%s/%s" % (params["bucket"], item["Key"]),
+    } for item in objects]
+    module.exit_json(changed=False, dumps=dumps[:params["limit"]], count=len(dumps),
+                     recent_count=sum(1 for dump in dumps if dump["age_seconds"] <= recent))
+
+
+if __name__ == "__main__":
+    main()
