@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: ecs_plan
+short_description: Turn an ECS service diagnosis into findings and the runbook option to take
+version_added: 0.1.0
+description:
+  - Reads M(sre.incident.ecs_service_info), the health check, Datadog metrics and log evidence, and decides as the
+    runbook's "Service Down / 502", "High Error Rate" and "Memory Leak / OOM" sections do.
+  - C(service_down) - healthy (health OK and running == desired) gives C(none); a deployment younger than
+    O(recent_deploy_seconds) whose tasks fail gives C(rollback); otherwise C(restart).
+  - C(high_error_rate) - error rate under O(error_rate_percent) gives C(none); a recent deployment gives
+    C(rollback); else an enabled feature flag gives C(disable_feature); else CPU or memory above
+    O(resource_percent) gives C(scale_up); else C(none) with the advice to escalate.
+  - C(memory_leak) - repeated OOM kills (at least O(oom_kills)) give C(raise_memory); memory above
+    O(memory_percent) gives C(restart); else C(none).
+author:
+  - sre.incident maintainers (@sre-incident)
+positional: incident
+options:
+  _input:
+    description: Evidence - a dict with C(ecs) (ecs_service_info result), C(health) (status code), C(metrics)
+      (name to latest value), C(flag) (feature flag value or null), C(logs) (error log lines count).
+    type: dict
+    required: true
+  incident:
+    description: C(service_down), C(high_error_rate) or C(memory_leak).
+    type: str
+    required: true
+  recent_deploy_seconds:
+    description: A deployment younger than this counts as recent.
+    type: float
+    default: 3600
+  error_rate_percent:
+    description: Error rate (percent of requests) above which the error rate is high.
+    type: float
+    default: 5
+  resource_percent:
+    description: CPU or memory utilisation above which the service is resource constrained.
+    type: float
+    default: 85
+  memory_percent:
+    description: Memory utilisation above which a restart is due.
+    type: float
+    default: 90
+  oom_kills:
+    description: OOM-killed tasks in the window that make a memory limit raise the option.
+    type: int
+    default: 2
+"""
+
+EXAMPLES = r"""
+- name: Decide the resolution option
+  ansible.builtin.set_fact:
+    ecs_diagnose_result: "{{ evidence | sre.incident.ecs_plan('service_down') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: healthy, findings, evidence, suspected_cause, recommended_option, option_reason, incident.
+  type: dict
+"""
+
+
+def _latest(metrics, name):
+    value = (metrics or {}).get(name)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _service_findings(ecs):
+    service = ecs.get("service") or {}
+    findings = ["ECS service %s: running %s of %s desired (pending %s) on revision %s" % (
+        service.get("name"), service.get("running"), service.get("desired"), service.get("pending"), service.get("revision"))]
+    for deployment in ecs.get("deployments") or []:
+        findings.append("Deployment %s (%s, revision %s): %s, %s/%s running, %s failed task(s), %s s old" % (
+            deployment.get("id"), deployment.get("status"), deployment.get("revision"), deployment.get("rollout_state"),
+            deployment.get("running"), deployment.get("desired"), deployment.get("failed_tasks"), deployment.get("age_seconds")))
+    stopped = ecs.get("stopped_tasks") or []
+    if stopped:
+        reasons = sorted({task.get("stopped_reason") or "unknown" for task in stopped})
+        findings.append("%d recently stopped task(s): %s" % (len(stopped), "; ".join(reasons)[:300]))
+    events = ecs.get("events") or []
+    if events:
+        findings.append("Latest service event: %s" % events[0].get("message"))
+    return findings
+
+
+def _primary(ecs):
+    for deployment in ecs.get("deployments") or []:
+        if deployment.get("status") == "PRIMARY":
+            return deployment
+    return {}
+
+
+def _recent_deployment(ecs, recent_deploy_seconds):
+    primary = _primary(ecs)
+    age = primary.get("age_seconds")
+    return primary if age is not None and age < recent_deploy_seconds else None
+
+
+def _service_down(evidence, ecs, options):
+    service = ecs.get("service") or {}
+    health = evidence.get("health")
+    running_ok = service.get("running") == service.get("desired") and (service.get("desired") or 0) > 0
+    primary = _primary(ecs)
+    failing = bool(primary.get("failed_tasks")) or any(
+        task.get("task_definition") == primary.get("task_definition") and any(code not in (0, None) for code in task.get("exit_codes", []))
+        for task in ecs.get("stopped_tasks") or [])
+    recent = _recent_deployment(ecs, options["recent_deploy_seconds"])
+    if health == 200 and running_ok:
+        return "none", "health answers 200 and every desired task runs", "none found"
+    cause = "health %s, %s of %s tasks running%s" % (health, service.get("running"), service.get("desired"),
+                                                      ", tasks of the primary deployment fail" if failing else "")
+    if recent and failing:
+        return "rollback", "deployment %s is %s s old and its tasks fail" % (recent.get("id"), recent.get("age_seconds")), cause
+    return "restart", "no recent deployment with failing tasks; a rolling restart replaces the tasks", cause
+
+
+def _high_error_rate(evidence, ecs, options):
+    metrics = evidence.get("metrics") or {}
+    success = _latest(metrics, "success_rate")
+    error_rate = round(100 - success, 2) if success is not None else None
+    recent = _recent_deployment(ecs, options["recent_deploy_seconds"])
+    cpu, memory = _latest(metrics, "cpu"), _latest(metrics, "memory")
+    if error_rate is None:
+        return "none", "no success-rate data; cannot judge the error rate", "unknown (no metrics)"
+    if error_rate <= options["error_rate_percent"]:
+        return "none", "error rate %s %% is within %s %%" % (error_rate, options["error_rate_percent"]), "none found"
+    cause = "error rate %s %% (success rate %s %%)" % (error_rate, success)
+    if recent:
+        return "rollback", "deployment %s went out %s s ago" % (recent.get("id"), recent.get("age_seconds")), cause
+    if (evidence.get("flag") or "").lower() in ("on", "true", "enabled", "1"):
+        return "disable_feature", "the feature flag is on and no deployment explains the errors", cause
+    if any(value is not None and value > options["resource_percent"] for value in (cpu, memory)):
+        return "scale_up", "CPU %s %% / memory %s %% - resource constrained" % (cpu, memory), cause
+    return "none", "no recent deployment, flag or resource pressure explains it - escalate", cause
+
+
+def _memory_leak(evidence, ecs, options):
+    memory = _latest(evidence.get("metrics") or {}, "memory")
+    oom = ecs.get("oom") or {}
+    if oom.get("count", 0) >= options["oom_kills"]:
+        return ("raise_memory", "%d task(s) were killed by OOM; a restart alone would be killed again" % oom.get("count"),
+                "tasks killed by OOM (memory %s %%)" % memory)
+    if memory is not None and memory > options["memory_percent"]:
+        return "restart", "memory at %s %%; a restart frees it before tasks are killed" % memory, "memory at %s %%" % memory
+    return "none", "memory %s %% and %d OOM kill(s)" % (memory, oom.get("count", 0)), "none found"
+
+
+DECIDERS = {"service_down": _service_down, "high_error_rate": _high_error_rate, "memory_leak": _memory_leak}
+
+
+def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=5, resource_percent=85,
+             memory_percent=90, oom_kills=2):
+    if incident not in DECIDERS:
+        raise ValueError("ecs_plan: incident must be one of %s, got %r" % (", ".join(DECIDERS), incident))
+    evidence = evidence or {}
+    ecs = evidence.get("ecs") or {}
+    options = dict(recent_deploy_seconds=recent_deploy_seconds, error_rate_percent=error_rate_percent,
+                   resource_percent=resource_percent, memory_percent=memory_percent, oom_kills=oom_kills)
+    option, reason, cause = DECIDERS[incident](evidence, ecs, options)
+    findings = _service_findings(ecs)
+    findings.append("Health endpoint: %s" % evidence.get("health"))
+    for name, value in sorted((evidence.get("metrics") or {}).items()):
+        findings.append("Metric %s: latest %s" % (name, value))
+    if ecs.get("oom", {}).get("detected"):
+        findings.append("OOM: %d task(s) stopped by OutOfMemoryError / exit 137" % ecs["oom"]["count"])
+    for line in evidence.get("notes") or []:
+        findings.append(line)
+    return {
+        "incident": incident,
+        "healthy": option == "none" and cause == "none found",
+        "findings": findings,
+        "evidence": {key: evidence.get(key) for key in ("health", "metrics", "flag") if key in evidence},
+        "suspected_cause": cause,
+        "recommended_option": option,
+        "option_reason": reason,
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {"ecs_plan": ecs_plan}

@@ -1,0 +1,63 @@
+"""Which runbook option the ECS diagnosis picks for each incident (the decision logic, at its boundaries)."""
+
+import pytest
+
+from ansible_collections.sre.incident.plugins.filter.ecs_plan import ecs_plan
+
+
+def ecs(running=4, desired=4, age=600.0, failed=0, exit_codes=(), oom=0, revision=6):
+    td = "arn:td/sample-service:%d" % revision
+    return {
+        "service": {"name": "sample-service", "running": running, "desired": desired, "pending": 0, "revision": revision},
+        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "task_definition": td, "revision": revision,
+                         "rollout_state": "IN_PROGRESS", "age_seconds": age, "failed_tasks": failed,
+                         "running": running, "desired": desired}],
+        "stopped_tasks": [{"task_definition": td, "exit_codes": list(exit_codes), "stopped_reason": "Essential container exited"}],
+        "oom": {"detected": oom > 0, "count": oom},
+        "events": [{"message": "(service sample-service) is unable to consistently start tasks successfully."}],
+    }
+
+
+def test_service_down_healthy_needs_nothing():
+    assert ecs_plan({"ecs": ecs(), "health": 200}, "service_down")["recommended_option"] == "none"
+
+
+def test_service_down_fresh_failing_deployment_rolls_back():
+    plan = ecs_plan({"ecs": ecs(running=0, failed=4, age=300), "health": 502}, "service_down")
+    assert plan["recommended_option"] == "rollback"
+
+
+@pytest.mark.parametrize("age,expected", [(3599, "rollback"), (3601, "restart")])
+def test_service_down_recent_deployment_boundary(age, expected):
+    plan = ecs_plan({"ecs": ecs(running=0, exit_codes=(1,), age=age), "health": 502}, "service_down", recent_deploy_seconds=3600)
+    assert plan["recommended_option"] == expected
+
+
+def test_service_down_without_failing_tasks_restarts():
+    assert ecs_plan({"ecs": ecs(running=2, age=120), "health": 502}, "service_down")["recommended_option"] == "restart"
+
+
+@pytest.mark.parametrize("success,age,flag,cpu,expected", [
+    (99.6, 60, "on", 10, "none"),
+    (95.0, 60, "on", 10, "none"),             # 5 % is not above 5 %
+    (92.0, 60, "off", 10, "rollback"),
+    (92.0, 7200, "on", 10, "disable_feature"),
+    (92.0, 7200, "off", 95, "scale_up"),
+    (92.0, 7200, "off", 10, "none"),
+    (None, 60, "on", 10, "none"),
+])
+def test_high_error_rate(success, age, flag, cpu, expected):
+    evidence = {"ecs": ecs(age=age), "health": 200, "flag": flag,
+                "metrics": {"success_rate": success, "cpu": cpu, "memory": 40}}
+    assert ecs_plan(evidence, "high_error_rate")["recommended_option"] == expected
+
+
+@pytest.mark.parametrize("oom,memory,expected", [(3, 95, "raise_memory"), (2, 50, "raise_memory"), (1, 95, "restart"),
+                                                 (1, 90, "none"), (0, 40, "none")])
+def test_memory_leak(oom, memory, expected):
+    assert ecs_plan({"ecs": ecs(oom=oom), "metrics": {"memory": memory}}, "memory_leak")["recommended_option"] == expected
+
+
+def test_unknown_incident_is_a_clear_error():
+    with pytest.raises(ValueError, match="incident must be one of"):
+        ecs_plan({}, "disk_full")
