@@ -76,9 +76,9 @@ class ActionModule(ActionBase):
         ids = [step["id"] for step in steps]
         if len(set(ids)) != len(ids):
             raise AnsibleActionFail("steps: every id must be unique (got %s)" % ", ".join(ids))
-        foreign = [step["module"] for step in steps if not step["module"].startswith(COLLECTION + ".")]
-        if foreign:
-            raise AnsibleActionFail("steps: only %s.* modules can run here (got %s)" % (COLLECTION, ", ".join(foreign)))
+        unqualified = [step["module"] for step in steps if step["module"].count(".") < 2]
+        if unqualified:
+            raise AnsibleActionFail("steps: modules must be fully qualified, e.g. ansible.builtin.uri (got %s)" % ", ".join(unqualified))
 
         groups = _action_groups()
         omit = (task_vars or {}).get("omit")

@@ -113,8 +113,8 @@ def _service_down(evidence, ecs, options):
     recent = _recent_deployment(ecs, options["recent_deploy_seconds"])
     if health == 200 and running_ok:
         return "none", "health answers 200 and every desired task runs", "none found"
-    cause = "health %s, %s of %s tasks running%s" % (health, service.get("running"), service.get("desired"),
-                                                      ", tasks of the primary deployment fail" if failing else "")
+    cause = "health %s, %s of %s tasks running%s" % (
+        health, service.get("running"), service.get("desired"), ", tasks of the primary deployment fail" if failing else "")
     if recent and failing:
         return "rollback", "deployment %s is %s s old and its tasks fail" % (recent.get("id"), recent.get("age_seconds")), cause
     return "restart", "no recent deployment with failing tasks; a rolling restart replaces the tasks", cause

@@ -10,7 +10,7 @@ module: run_concurrently
 short_description: Run independent read steps of a runbook diagnosis at the same time
 version_added: 0.1.0
 description:
-  - Runs several sre.incident modules at once and returns each one's result by id, so a diagnosis that reads
+  - Runs several modules at once and returns each one's result by id, so a diagnosis that reads
     ElastiCache, Redis, Datadog and CloudWatch Logs takes as long as the slowest read rather than their sum.
   - Each step runs exactly as a task would (same check mode, interpreter and no_log handling), and the
     collection's C(module_defaults) action groups (C(group/sre.incident.aws), ...) apply to the steps.
@@ -35,7 +35,10 @@ options:
         type: str
         required: true
       module:
-        description: Fully qualified name of an sre.incident module.
+        description:
+          - Fully qualified module name, for example C(sre.incident.ecs_service_info) or C(ansible.builtin.uri).
+          - The collection's C(module_defaults) groups apply to sre.incident modules; C(module_defaults) set for the
+            module's own name apply to any module.
         type: str
         required: true
       args:

@@ -23,7 +23,7 @@ def run_playbook(playbook, *args, timeout=600):
     """ansible-playbook from the repo root; returns (CompletedProcess, seconds)."""
     command = [os.path.join(BIN, "ansible-playbook"), os.path.join("playbooks", playbook), *args]
     started = time.monotonic()
-    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
     return result, time.monotonic() - started
 
 

@@ -24,7 +24,7 @@ def adhoc(module, args, check=False):
                "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")]
     if check:
         command.append("--check")
-    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=60, check=False)
     return result, result.stdout + result.stderr
 
 

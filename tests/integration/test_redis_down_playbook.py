@@ -39,7 +39,7 @@ def test_fix_fails_over_verifies_and_second_run_changes_nothing(healed_lab, lab_
     before = snapshot(healed_lab)
     primary_before = [m for m in before["group"]["members"] if m[1] == "primary"][0][0]
 
-    result, _ = run_playbook("redis_down.yml")
+    result, _seconds = run_playbook("redis_down.yml")
 
     text = output(result)
     assert result.returncode == 0, text
@@ -52,7 +52,7 @@ def test_fix_fails_over_verifies_and_second_run_changes_nothing(healed_lab, lab_
     assert after["task_definitions"] == before["task_definitions"]
     assert not [secret for secret in secrets(healed_lab) if secret in text]
 
-    rerun, _ = run_playbook("redis_down.yml")
+    rerun, _seconds = run_playbook("redis_down.yml")
     assert rerun.returncode == 0, output(rerun)
     assert recap_counts(rerun)["changed"] == 0, output(rerun)
     assert "Taking option none" in output(rerun)
@@ -63,7 +63,7 @@ def test_no_healthy_replica_disables_cache_through_a_new_revision(healed_lab, la
     lab_control.break_incident("redis_down", replica_down=True)
     before = snapshot(healed_lab)
 
-    result, _ = run_playbook("redis_down.yml")
+    result, _seconds = run_playbook("redis_down.yml")
 
     text = output(result)
     assert result.returncode == 0, text
@@ -82,7 +82,7 @@ def test_forced_reboot_without_opt_in_is_refused_and_changes_nothing(healed_lab,
     lab_control.break_incident("redis_down")
     before = snapshot(healed_lab)
 
-    result, _ = run_playbook("redis_down.yml", "-e", "redis_remediation_option=reboot")
+    result, _seconds = run_playbook("redis_down.yml", "-e", "redis_remediation_option=reboot")
 
     assert result.returncode != 0
     assert "refusing to reboot" in output(result) and "confirm_last_resort" in output(result)

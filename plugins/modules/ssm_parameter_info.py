@@ -1,0 +1,77 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ssm_parameter_info
+short_description: Read SSM Parameter Store values, such as feature flags
+version_added: 0.1.0
+description:
+  - Reads parameters by name (for example the feature flags an application reads from Parameter Store) for a
+    diagnosis. Missing parameters are reported, not failed. C(SecureString) values are never returned.
+  - Never changes anything.
+author:
+  - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.aws
+options:
+  names:
+    description: Parameter names (at most 10 per call are read together).
+    type: list
+    elements: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+"""
+
+EXAMPLES = r"""
+- name: Read the feature flags
+  sre.incident.ssm_parameter_info:
+    names:
+      - /sample-service/prod/feature-flags/new-checkout
+  register: flags
+"""
+
+RETURN = r"""
+parameters:
+  description: Name to value (null for a SecureString), for the parameters that exist.
+  returned: always
+  type: dict
+  sample: {"/sample-service/prod/feature-flags/new-checkout": "on"}
+missing:
+  description: Names that do not exist.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
+
+BACKEND = "SSM"
+
+
+def main():
+    module = AnsibleModule(argument_spec=aws_argument_spec(names=dict(type="list", elements="str", required=True)),
+                           supports_check_mode=True)
+    names = module.params["names"]
+    api = client(module, "ssm")
+    parameters, missing = {}, []
+    for start in range(0, len(names), 10):
+        answer = call(module, BACKEND, api, "get_parameters", Names=names[start:start + 10], WithDecryption=False)
+        for parameter in answer.get("Parameters", []):
+            parameters[parameter["Name"]] = None if parameter.get("Type") == "SecureString" else parameter.get("Value")
+        missing.extend(answer.get("InvalidParameters", []))
+    module.exit_json(changed=False, parameters=parameters, missing=missing)
+
+
+if __name__ == "__main__":
+    main()
