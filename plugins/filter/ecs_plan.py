@@ -24,7 +24,8 @@ positional: incident
 options:
   _input:
     description: Evidence - a dict with C(ecs) (ecs_service_info result), C(health) (status code), C(metrics)
-      (name to latest value), C(flag) (feature flag value or null), C(logs) (error log lines count).
+      (name to latest value or to a datadog_metric_query summary), C(flag) (feature flag value or null), C(notes)
+      (further finding lines).
     type: dict
     required: true
   incident:
@@ -67,7 +68,10 @@ _value:
 
 
 def _latest(metrics, name):
+    """The latest value of a metric given as a number or as a datadog_metric_query summary."""
     value = (metrics or {}).get(name)
+    if isinstance(value, dict):
+        value = value.get("latest")
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -165,8 +169,8 @@ def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=
     option, reason, cause = DECIDERS[incident](evidence, ecs, options)
     findings = _service_findings(ecs)
     findings.append("Health endpoint: %s" % evidence.get("health"))
-    for name, value in sorted((evidence.get("metrics") or {}).items()):
-        findings.append("Metric %s: latest %s" % (name, value))
+    for name in sorted(evidence.get("metrics") or {}):
+        findings.append("Metric %s: latest %s" % (name, _latest(evidence["metrics"], name)))
     if ecs.get("oom", {}).get("detected"):
         findings.append("OOM: %d task(s) stopped by OutOfMemoryError / exit 137" % ecs["oom"]["count"])
     for line in evidence.get("notes") or []:

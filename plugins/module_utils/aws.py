@@ -11,6 +11,7 @@ some AWS front ends answer IAM denials as a bare 403 with an XML body.
 from __future__ import annotations
 
 import os
+import re
 
 try:
     import boto3
@@ -89,12 +90,19 @@ def is_not_found(exc, *codes):
     return code in codes or (status == 404 and not code.startswith("Throttl"))
 
 
+def _one_line(text, limit=300):
+    """A message as one short line: proxies and emulators sometimes answer with an HTML page."""
+    text = re.sub(r"<[^>]+>", " ", text or "")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def describe_error(exc, backend, call):
     """One line naming the backend, the call, what went wrong and what to check next."""
     where = "%s %s" % (backend, call)
     if HAS_BOTO3 and isinstance(exc, botocore.exceptions.ClientError):
         code, status = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", "") or ""
+        message = _one_line(exc.response.get("Error", {}).get("Message", ""))
         if code in _DENIED_CODES or status == 403:
             hint = "the credentials in use lack permission for %s; see docs/iam-policy.md" % call
             return "%s: access denied (%s, HTTP %s): %s - %s" % (where, code or "no code", status, message or "no message", hint)
@@ -111,7 +119,7 @@ def describe_error(exc, backend, call):
         return "%s: no region - set region or AWS_REGION" % where
     if HAS_BOTO3 and isinstance(exc, botocore.exceptions.ParamValidationError):
         return "%s: invalid request parameters: %s" % (where, exc)
-    return "%s: %s: %s" % (where, type(exc).__name__, exc)
+    return "%s: %s: %s" % (where, type(exc).__name__, _one_line(str(exc)))
 
 
 def fail(module, exc, backend, method, **extra):

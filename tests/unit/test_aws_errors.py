@@ -51,3 +51,12 @@ def test_not_found_by_code_or_status():
 def test_unreachable_endpoint():
     exc = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
     assert "cannot reach the endpoint" in describe_error(exc, "ECS", "DescribeServices")
+
+
+def test_html_error_pages_become_one_short_line():
+    client, stub = stubbed("ecs")
+    page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n" + "x" * 500
+    exc = raised(client, stub, "list_services", "500", 500, page)
+    line = describe_error(exc, "ECS", "ListServices")
+    assert "\n" not in line and "<" not in line and len(line) < 400
+    assert "Internal Server Error" in line
