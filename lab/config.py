@@ -40,6 +40,11 @@ PG_DATABASE = "sample"
 PG_APP_ROLE = "sample_app"
 PG_AUTOMATION_ROLE = "sre_automation"
 PG_MAX_CONNECTIONS = 30
+# SSM parameters the app reads: the new-checkout feature flag ("on"/"off") and its runtime configuration
+FEATURE_FLAG_NEW_CHECKOUT = "/sample-service/prod/feature-flags/new-checkout"
+RUNTIME_CONFIG_PARAMETER = "/sample-service/prod/runtime-config"
+# external dependencies the runbook checks (served by the lab on the "dependencies" port)
+DEPENDENCIES = {"stripe": "/stripe/v1/health", "sendgrid": "/sendgrid/v3/health"}
 
 INCIDENTS = ("service_down", "db_pool_exhausted", "redis_down", "high_error_rate", "memory_leak")
 
@@ -51,6 +56,7 @@ PORT_OFFSETS = {
     "slack": 3,
     "pagerduty": 4,
     "control": 5,
+    "dependencies": 6,
     "redis_proxy": 10,
     REDIS_NODES[0]: 11,
     REDIS_NODES[1]: 12,
@@ -64,6 +70,14 @@ def deploy_seconds() -> float:
         return max(0.0, float(os.environ.get("SRE_LAB_DEPLOY_SECONDS", "1.5")))
     except ValueError:
         return 1.5
+
+
+def query_seconds() -> float:
+    """How long a Logs Insights query stays Running before its results are Complete."""
+    try:
+        return max(0.0, float(os.environ.get("SRE_LAB_QUERY_SECONDS", "0.5")))
+    except ValueError:
+        return 0.5
 
 
 def state_dir() -> Path:

@@ -14,11 +14,12 @@ from typing import Any
 from . import config
 from .app_simulator import request_line
 from .aws_emulator import backend, boto3_client
-from .ecs_controller import EcsController
+from .ecs_controller import EcsController, merge_deployment_configuration
 from .elasticache_gaps import ElastiCacheGaps
 
 
-def container_definition(cfg: config.LabConfig, revision: int, extra_env: dict[str, str] | None = None) -> dict:
+def container_definition(cfg: config.LabConfig, revision: int, extra_env: dict[str, str] | None = None,
+                         image: str | None = None, memory: int = 1024) -> dict:
     env = {
         "CACHE_ENABLED": "true",
         "MAX_DB_CONNECTIONS": "20",
@@ -28,8 +29,8 @@ def container_definition(cfg: config.LabConfig, revision: int, extra_env: dict[s
     }
     return {
         "name": config.CONTAINER_NAME,
-        "image": f"sample-service:1.0.{revision}",
-        "memory": 1024,
+        "image": image or f"sample-service:1.0.{revision}",
+        "memory": memory,
         "cpu": 512,
         "essential": True,
         "portMappings": [{"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}],
@@ -50,8 +51,13 @@ def seed_all(cfg: config.LabConfig, ecs_controller: EcsController, gaps: ElastiC
     facts.update(seed_ecs(cfg, ecs_controller))
     seed_logs(cfg, ecs_controller)
     seed_s3(cfg)
+    seed_ssm(cfg)
     seed_elasticache(cfg, gaps)
     return facts
+
+
+# when revisions 1..5 were deployed (days ago); 5 still runs
+DEPLOYED_DAYS_AGO = (30, 21, 14, 7, 2)
 
 
 def seed_ecs(cfg: config.LabConfig, controller: EcsController) -> dict[str, Any]:
@@ -68,18 +74,16 @@ def seed_ecs(cfg: config.LabConfig, controller: EcsController) -> dict[str, Any]
         )["taskDefinition"]
         arns.append(td["taskDefinitionArn"])
     baseline = arns[config.BASELINE_REVISION - 1]
-    ecs.create_service(
-        cluster=config.ECS_CLUSTER,
-        serviceName=config.ECS_SERVICE,
-        taskDefinition=baseline,
-        desiredCount=config.BASELINE_DESIRED_COUNT,
-        launchType="FARGATE",
-        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100},
+    # created in the backend (not through CreateService, which would start a fresh deployment now):
+    # the service has run revisions 1..5 in turn, each deployment SUCCESSFUL, 5 is running
+    service = controller.ecs.create_service(
+        config.ECS_CLUSTER, config.ECS_SERVICE, config.BASELINE_DESIRED_COUNT, baseline,
+        launch_type="FARGATE", platform_version="1.4.0",
+        tags=[{"key": "service", "value": config.ECS_SERVICE}],
     )
-    service = controller.service()
-    primary = controller.primary(service)
-    assert primary is not None, "moto created the service without a deployment"
-    controller.complete(service, primary)
+    service.deployment_configuration = merge_deployment_configuration(None, None)
+    now = time.time()
+    controller.seed_running(service, [(arn, now - days * 86400) for arn, days in zip(arns, DEPLOYED_DAYS_AGO)])
     return {"baseline_task_definition": baseline}
 
 
@@ -111,6 +115,19 @@ def seed_logs(cfg: config.LabConfig, controller: EcsController) -> None:
 def seed_s3(cfg: config.LabConfig) -> None:
     s3 = boto3_client(cfg, "s3")
     s3.create_bucket(Bucket=config.HEAPDUMP_BUCKET)
+
+
+def seed_ssm(cfg: config.LabConfig) -> None:
+    ssm = boto3_client(cfg, "ssm")
+    ssm.put_parameter(Name=config.FEATURE_FLAG_NEW_CHECKOUT, Value="off", Type="String",
+                      Description="Sample Service: new checkout flow (on/off)")
+    ssm.put_parameter(Name=config.RUNTIME_CONFIG_PARAMETER, Type="String", Description="Sample Service runtime "
+                      "configuration, read at start-up", Value=runtime_config())
+
+
+def runtime_config() -> str:
+    return json.dumps({"checkout": {"provider": "stripe", "timeout_ms": 10000},
+                       "email": {"provider": "sendgrid"}, "db": {"pool_max": 20}})
 
 
 def seed_elasticache(cfg: config.LabConfig, gaps: ElastiCacheGaps) -> None:
