@@ -1,4 +1,4 @@
-"""CLI: python -m lab up | down | status [--json] | break INCIDENT [--replica-down] | heal
+"""CLI: python -m lab up | down | status [--json] | break INCIDENT [--replica-down | --no-good-revision] | heal
 
 Exit codes: 0 ok; 1 error; 2 usage error / unknown or not implemented incident; 3 ``status`` when the lab
 is not running. Errors are one line on stderr, never a traceback.
@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_break.add_argument("incident", metavar="INCIDENT")
     p_break.add_argument("--replica-down", action="store_true",
                          help="redis_down: stop the replica too, so no failover is possible")
+    p_break.add_argument("--no-good-revision", action="store_true",
+                         help="service_down: every revision crashes (the runtime configuration is gone), "
+                              "so no rollback can succeed")
     sub.add_parser("heal", help="undo every injected incident")
     return parser
 
@@ -77,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(status, indent=2) if args.json else render(status))
             return 0 if status.get("running") else 3
         elif args.command == "break":
-            options = {"replica_down": True} if args.replica_down else {}
+            options: dict[str, Any] = {}
+            if args.replica_down:
+                options["replica_down"] = True
+            if args.no_good_revision:
+                options["no_good_revision"] = True
             result = client.break_incident(args.incident, **options)
             opts = ", ".join(f"{k}={v}" for k, v in result.get("options", {}).items())
             print(f"broke {result['incident']}" + (f" ({opts})" if opts else ""))

@@ -1,16 +1,27 @@
 """Sample Service, simulated once a second from the lab's real state (not from scenario flags).
 
-Each tick it reads the task definition that serves traffic (``CACHE_ENABLED``), PINGs Redis through the
-replication group's primary endpoint exactly as the app would, then records Datadog metrics, writes
-application log lines to the ECS log group and sets what the health endpoint answers.
+Each tick it reads what really runs (the service's RUNNING tasks and their task definitions: image,
+``CACHE_ENABLED``, ``FEATURE_NEW_CHECKOUT``, container memory), the feature flag in SSM, the external
+dependencies' state, and PINGs Redis through the replication group's primary endpoint exactly as the app
+would; then it records Datadog metrics, writes application log lines to the ECS log group and sets what the
+health endpoint answers:
 
-Later incidents drive other signals through ``overrides`` (metric name -> value) and ``health_override``.
+* no RUNNING task: the load balancer answers 502 and every request fails (``sample.errors`` = requests,
+  ``sample.requests.success_rate`` 0); crashing tasks log why they died (``on_task_stopped``);
+* the new checkout flow (task definition env ``FEATURE_NEW_CHECKOUT=on`` *and* flag ``on``) fails while Stripe
+  is degraded: ~8 % of requests fail (per running task that has it), with CHECKOUT_TIMEOUT /
+  PAYMENT_PROVIDER_5XX / VALIDATION_FAILED error lines; otherwise ~0.35 %;
+* ``aws.ecs.memory_utilization`` is the running tasks' average (see EcsController.task_memory_pct);
+* Redis refusing while the cache is enabled: hit rate 0, ECONNREFUSED lines, health "degraded".
+
+Later incidents can still force signals through ``overrides`` (metric name -> value) and ``health_override``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -24,12 +35,28 @@ from werkzeug.wrappers import Request, Response
 from . import config
 from .aws_emulator import backend
 from .datadog_emulator import MetricStore
-from .ecs_controller import EcsController, task_env
+from .ecs_controller import Crash, EcsController, container_image, container_memory, task_env
 from .http_util import json_response, wsgi
 
 log = logging.getLogger("lab.app")
 
 LOG_RETENTION_MS = 2 * 3600 * 1000
+REQUESTS_PER_SECOND = 500
+BASE_ERROR_RATE = 0.0035
+NEW_CHECKOUT_ERROR_RATE = 0.08
+CHECKOUT_ERRORS = (  # (weight, error line) of the new checkout flow while Stripe is degraded
+    (60, {"message": "Checkout failed: payment authorization timed out after 10000ms",
+          "error": {"code": "CHECKOUT_TIMEOUT", "provider": "stripe", "timeout_ms": 10000},
+          "http": {"method": "POST", "path": "/api/checkout", "status": 504}}),
+    (28, {"message": "Checkout failed: payment provider returned 503 Service Unavailable",
+          "error": {"code": "PAYMENT_PROVIDER_5XX", "provider": "stripe", "status": 503},
+          "http": {"method": "POST", "path": "/api/checkout", "status": 502}}),
+    (12, {"message": "Checkout failed: payment_method_types rejected by checkout session validation",
+          "error": {"code": "VALIDATION_FAILED", "field": "payment_method_types"},
+          "http": {"method": "POST", "path": "/api/checkout", "status": 422}}),
+)
+BAD_GATEWAY = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+               "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
 
 ENDPOINTS = (("GET", "/api/orders"), ("POST", "/api/orders"), ("GET", "/api/users/me"), ("GET", "/api/products"))
 
@@ -40,31 +67,62 @@ class AppState:
     redis_ok: bool = True
     redis_error: str | None = None  # "ECONNREFUSED", "ETIMEDOUT", ...
     serving_task_definition: str | None = None
-    running_tasks: int = 0
+    running_tasks: int = config.BASELINE_DESIRED_COUNT
     checks: dict[str, str] = field(default_factory=dict)
+    feature_flag: str = "off"  # SSM /sample-service/prod/feature-flags/new-checkout
+    new_checkout_fraction: float = 0.0  # running tasks whose task definition has FEATURE_NEW_CHECKOUT=on
+    stripe_ok: bool = True
+    error_rate: float = BASE_ERROR_RATE
+    memory_pct: float | None = 45.0
+    memory_limit_mb: int = 1024
 
 
 def baseline_metrics(state: AppState, rng: random.Random) -> dict[str, float]:
     """What Datadog shows for the service in this state (before incident overrides)."""
     cache_hit = state.cache_enabled and state.redis_ok
-    return {
+    requests = REQUESTS_PER_SECOND + rng.randint(-25, 25)
+    if state.running_tasks <= 0:
+        errors, success = requests, 0.0  # the load balancer has no target: every request fails
+    else:
+        expected = requests * state.error_rate
+        errors = max(0, round(rng.gauss(expected, math.sqrt(expected) * 0.7)))
+        success = round(100.0 * (1 - errors / requests), 3)
+    metrics = {
         "sample.cache.hit_rate": round(0.93 + rng.uniform(-0.004, 0.004), 4) if cache_hit else 0.0,
         "aws.elasticache.cpuutilization": round(14 + rng.uniform(-1.5, 1.5), 2) if state.redis_ok else 0.0,
-        "sample.errors": float(rng.choice((1, 2, 2, 2, 3))),
-        "sample.requests.success_rate": round(99.6 + rng.uniform(-0.1, 0.1), 3),
+        "sample.errors": float(errors),
+        "sample.requests": float(requests),
+        "sample.requests.success_rate": success,
         "sample.active_users": float(1200 + rng.randint(-40, 40)),
         "sample.db.pool.size": 20.0,
         "sample.db.pool.available": float(14 + rng.randint(-1, 1)),
-        "aws.ecs.memory_utilization": round(55 + rng.uniform(-2, 2), 2),
     }
+    if state.memory_pct is not None:  # no running task, no container metrics
+        metrics["aws.ecs.memory_utilization"] = round(state.memory_pct + rng.uniform(-0.5, 0.5), 2)
+    return metrics
+
+
+def runtime_config_blocker(service: Any, deployment: dict, task_definition: Any) -> Crash | None:
+    """Sample Service reads its runtime configuration from SSM at start-up and exits without it."""
+    if getattr(task_definition, "family", None) != config.TASK_FAMILY:
+        return None
+    try:
+        missing = backend("ssm").get_parameter(config.RUNTIME_CONFIG_PARAMETER) is None
+    except Exception:
+        missing = True
+    if missing:
+        return Crash(message=f"Error: Missing required configuration: SSM parameter "
+                             f"{config.RUNTIME_CONFIG_PARAMETER} not found", code="CONFIG_NOT_FOUND")
+    return None
 
 
 class AppSimulator:
     def __init__(self, cfg: config.LabConfig, store: MetricStore, ecs: EcsController,
-                 interval: float = 1.0) -> None:
+                 dependencies: Any = None, interval: float = 1.0) -> None:
         self.cfg = cfg
         self.store = store
         self.ecs = ecs
+        self.dependencies = dependencies
         self.interval = interval
         self.state = AppState()
         self.overrides: dict[str, float | Callable[[AppState], float]] = {}
@@ -78,6 +136,7 @@ class AppSimulator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="app-simulator", daemon=True)
         self.health_app = wsgi(self.handle_health)
+        ecs.on_task_stopped.append(self.task_stopped)
 
     def _redis_client(self) -> redis.Redis:
         return redis.Redis.from_url(self.cfg.redis_url, socket_connect_timeout=0.3, socket_timeout=0.3,
@@ -102,15 +161,29 @@ class AppSimulator:
     # --- one second of Sample Service ------------------------------------------------------
     def observe(self) -> AppState:
         state = AppState()
+        td = None
         try:
             service = self.ecs.service()
-            td = self.ecs.serving_task_definition(service)
-            state.running_tasks = int(service.running_count or 0)
+            with self.ecs.lock:
+                running = self.ecs.running_tasks(service)
+                td = self.ecs.serving_task_definition(service)
+                state.memory_pct = self.ecs.service_memory_pct(service)
+                tds = [getattr(t, "lab_td", None) for t in running]
+            state.running_tasks = len(running)
+            if running:
+                with_feature = sum(1 for t in tds if task_env(t).get("FEATURE_NEW_CHECKOUT") == "on")
+                state.new_checkout_fraction = with_feature / len(running)
         except Exception:
-            td = None
+            log.exception("observing the ECS service failed")
         if td is not None:
             state.serving_task_definition = td.arn
             state.cache_enabled = str(task_env(td).get("CACHE_ENABLED", "true")).lower() == "true"
+            state.memory_limit_mb = container_memory(td)
+        state.feature_flag = self._flag()
+        state.stripe_ok = self.dependencies.ok("stripe") if self.dependencies is not None else True
+        state.error_rate = BASE_ERROR_RATE
+        if state.feature_flag == "on" and not state.stripe_ok:
+            state.error_rate += (NEW_CHECKOUT_ERROR_RATE - BASE_ERROR_RATE) * state.new_checkout_fraction
         try:
             state.redis_ok = bool(self._redis.ping())
         except redis.ConnectionError as exc:
@@ -132,6 +205,14 @@ class AppSimulator:
         else:
             state.checks["redis"] = "disabled"
         return state
+
+    @staticmethod
+    def _flag() -> str:
+        try:
+            param = backend("ssm").get_parameter(config.FEATURE_FLAG_NEW_CHECKOUT)
+        except Exception:
+            return "off"
+        return str(param.value).strip().lower() if param is not None else "off"
 
     def refresh(self) -> AppState:
         """Observe the real state now (health answers from it) without recording a metric point."""
@@ -167,13 +248,14 @@ class AppSimulator:
         healthy = AppState()
         now = time.time()
         for i in range(seconds, 0, -1):
+            healthy.memory_pct = 45.0 + self._rng.uniform(-1, 1)
             for name, value in baseline_metrics(healthy, self._rng).items():
                 self.store.record(name, value, now - i)
 
     # --- logs ------------------------------------------------------------------------------
     def _log_stream(self, index: int = 0) -> str | None:
         try:
-            tasks = self.ecs.service_tasks(self.ecs.service())
+            tasks = self.ecs.running_tasks(self.ecs.service())
         except Exception:
             return None
         if not tasks:
@@ -196,11 +278,42 @@ class AppSimulator:
                                     "address": config.HOST, "port": port}})
         elif self._tick_no % 2 == 0:
             lines.append(request_line(self._rng, cached=state.cache_enabled))
+        if state.error_rate >= 0.01:
+            count = max(1, round(self._rng.randint(3, 5) * state.error_rate / NEW_CHECKOUT_ERROR_RATE))
+            lines.extend(checkout_error_line(self._rng) for _n in range(count))
+        if state.memory_pct is not None and state.memory_pct >= 85 and self._tick_no % 10 == 0:
+            used = round(state.memory_limit_mb * state.memory_pct / 100)
+            lines.append({"level": "warn", "message": f"Heap usage high: {round(state.memory_pct)}% of container "
+                                                      f"memory ({used} MB of {state.memory_limit_mb} MB)",
+                          "memory": {"rss_mb": used, "limit_mb": state.memory_limit_mb}})
         if not state.cache_enabled and (self._tick_no % 5 == 0 or self._last_cache_enabled):
             lines.append({"level": "info", "message": "cache disabled, serving from database"})
         self._last_cache_enabled = state.cache_enabled
         if lines:
             self.write_lines(lines, now)
+
+    def task_stopped(self, task: Any, crash: Crash) -> None:
+        """A task of the service died on its own: what its container logged (OOM kills log nothing)."""
+        if not str(getattr(task, "group", "")).startswith("service:") or crash.exit_code == 137:
+            return
+        td = getattr(task, "lab_td", None)
+        if getattr(td, "family", None) != config.TASK_FAMILY:
+            return
+        version = container_image(td).rpartition(":")[2] or "unknown"
+        started = task.started_at.timestamp() if task.started_at else time.time()
+        stopped = task.stopped_at.timestamp() if task.stopped_at else time.time()
+        stream = f"ecs/{config.CONTAINER_NAME}/{task.id}"
+        self.write_lines([{"level": "info", "message": f"sample-service {version} starting "
+                                                       f"(node v20.11.1, NODE_ENV=production)"}], started, stream)
+        error: dict[str, Any] = {"code": crash.code}
+        if crash.code == "MODULE_NOT_FOUND":
+            error["requireStack"] = ["/app/dist/server.js"]
+            error["stack"] = (f"{crash.message}\n    at Module._resolveFilename (node:internal/modules/cjs/loader:"
+                              f"1145:15)\n    at Module._load (node:internal/modules/cjs/loader:986:27)\n"
+                              f"    at Module.require (node:internal/modules/cjs/loader:1233:19)\n"
+                              f"    at Object.<anonymous> (/app/dist/server.js:14:16)")
+        self.write_lines([{"level": "error", "message": crash.message, "error": error, "exit_code": crash.exit_code}],
+                         stopped, stream)
 
     def write_lines(self, lines: list[dict[str, Any]], now: float | None = None, stream: str | None = None) -> None:
         now = time.time() if now is None else now
@@ -232,6 +345,8 @@ class AppSimulator:
             status, body = self.health_override(self.state)
             return json_response(body, status)
         state = self.state
+        if state.running_tasks <= 0:  # the load balancer has no healthy target
+            return Response(BAD_GATEWAY, status=502, mimetype="text/html", headers={"Server": "awselb/2.0"})
         if state.cache_enabled and not state.redis_ok:
             return json_response({"status": "degraded", "checks": {"redis": "down"}}, 200)
         return json_response({"status": "ok"}, 200)
@@ -244,6 +359,21 @@ def request_line(rng: random.Random, cached: bool = True) -> dict[str, Any]:
     return {"level": "info", "message": f"{method} {path} {status} {duration}ms",
             "http": {"method": method, "path": path, "status": status, "duration_ms": duration},
             "request_id": str(uuid.uuid4())}
+
+
+_wrr_current = [0] * len(CHECKOUT_ERRORS)
+
+
+def checkout_error_line(rng: random.Random) -> dict[str, Any]:
+    """The next error of the mix: smooth weighted round robin, so any run of lines has the weights' shape."""
+    total = sum(weight for weight, _line in CHECKOUT_ERRORS)
+    for i, (weight, _line) in enumerate(CHECKOUT_ERRORS):
+        _wrr_current[i] += weight
+    pick = max(range(len(CHECKOUT_ERRORS)), key=lambda i: _wrr_current[i])
+    _wrr_current[pick] -= total
+    line = json.loads(json.dumps(CHECKOUT_ERRORS[pick][1]))
+    line["http"]["duration_ms"] = 10003 if line["error"]["code"] == "CHECKOUT_TIMEOUT" else rng.randint(120, 900)
+    return {"level": "error", **line, "feature": "new-checkout", "request_id": str(uuid.uuid4())}
 
 
 def _iso(ts: float) -> str:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import config
+from .ecs_controller import BASELINE_DEPLOYMENT_CONFIGURATION
 
 log = logging.getLogger("lab.daemon")
 
@@ -33,6 +34,7 @@ class Lab:
         self._last_status_json: str | None = None
         self.ports: dict[str, socket.socket] = {}
         self.topology = self.proxy = self.gaps = self.ecs = self.app = None  # type: ignore[assignment]
+        self.dependencies = None  # type: ignore[assignment]
         self.pg = None  # type: ignore[assignment]
         self.scenarios = None  # type: ignore[assignment]
 
@@ -75,12 +77,15 @@ class Lab:
         self.topology.add_listener(self.proxy.refresh)
 
     def _start_aws(self) -> None:
-        from . import aws_emulator, elasticache_gaps, logs_gaps, seed
+        from . import aws_emulator, elasticache_gaps, logs_gaps, logs_insights, seed
+        from .app_simulator import runtime_config_blocker
         from .ecs_controller import EcsController
 
         logs_gaps.install()
+        logs_insights.install()
         self._servers.append(aws_emulator.start_server(self.cfg.port("aws"), sock=self.ports.pop("aws")))
         self.ecs = EcsController(config.deploy_seconds())
+        self.ecs.blockers.append(runtime_config_blocker)
         self.ecs.install()
         self.gaps = elasticache_gaps.ElastiCacheGaps(self.cfg, self.topology)
         elasticache_gaps.install(self.gaps)
@@ -93,6 +98,7 @@ class Lab:
     def _start_http_emulators(self) -> None:
         from .app_simulator import AppSimulator
         from .datadog_emulator import DatadogEmulator, MetricStore
+        from .dependencies import Dependencies
         from .http_util import serve
         from .sinks import PagerDutySink, SlackSink
 
@@ -100,7 +106,10 @@ class Lab:
         self.store = MetricStore()
         self.datadog = DatadogEmulator(self.store, sec.datadog_api_key, sec.datadog_app_key)
         self._servers.append(serve(self.datadog.app, self.cfg.port("datadog"), "datadog", self.ports.pop("datadog")))
-        self.app = AppSimulator(self.cfg, self.store, self.ecs)
+        self.dependencies = Dependencies()
+        self._servers.append(serve(self.dependencies.app, self.cfg.port("dependencies"), "dependencies",
+                                   self.ports.pop("dependencies")))
+        self.app = AppSimulator(self.cfg, self.store, self.ecs, self.dependencies)
         self.app.backfill()
         self.app.on_tick.append(self.write_status)
         self.ecs.on_change.append(self.after_change)
@@ -156,6 +165,8 @@ class Lab:
                 "baseline_task_definition": self.baseline_task_definition,
                 "baseline_desired_count": config.BASELINE_DESIRED_COUNT,
                 "deploy_seconds": config.deploy_seconds(),
+                "baseline_revision": config.BASELINE_REVISION,
+                "baseline_deployment_configuration": BASELINE_DEPLOYMENT_CONFIGURATION,
             },
             "elasticache": {
                 "replication_group_id": config.REPLICATION_GROUP_ID,
@@ -163,7 +174,7 @@ class Lab:
                 "members": list(config.REDIS_NODES),
                 "primary": self.topology.primary if self.topology else config.BASELINE_PRIMARY,
             },
-            "logs": {"log_group": config.LOG_GROUP},
+            "logs": {"log_group": config.LOG_GROUP, "insights_query_seconds": config.query_seconds()},
             "s3": {"heapdump_bucket": config.HEAPDUMP_BUCKET},
             "postgres": self.pg.describe() if self.pg else {},
             "redis": {
@@ -180,6 +191,11 @@ class Lab:
             "health": {"url": cfg.url("health") + "/v1/health"},
             "slack": {"url": cfg.url("slack"), "token": sec.slack_token},
             "pagerduty": {"url": cfg.url("pagerduty"), "routing_key": sec.pagerduty_routing_key},
+            "dependencies": {name: cfg.url("dependencies") + path for name, path in config.DEPENDENCIES.items()},
+            "dependency_status": self.dependencies.describe() if self.dependencies else {},
+            "feature_flags": {"new_checkout": config.FEATURE_FLAG_NEW_CHECKOUT},
+            "ssm": {"feature_flag_new_checkout": config.FEATURE_FLAG_NEW_CHECKOUT,
+                    "runtime_config": config.RUNTIME_CONFIG_PARAMETER},
         }
 
     def write_status(self) -> None:
