@@ -189,6 +189,7 @@ class EcsController:
         ecs = self.ecs
         original_update = ecs.update_service
         original_list_tasks = ecs.list_tasks
+        original_describe_tasks = ecs.describe_tasks
 
         def update_service(service_properties: dict[str, Any]) -> Any:
             return self._update_service(original_update, service_properties)
@@ -196,16 +197,23 @@ class EcsController:
         def list_tasks(cluster_str: str | None = None, container_instance: str | None = None,
                        family: str | None = None, started_by: str | None = None,
                        service_name: str | None = None, desiredStatus: str | None = None) -> list:
-            # ECS lists RUNNING tasks unless asked for STOPPED ones (moto lists all)
-            tasks = original_list_tasks(cluster_str, container_instance, family, started_by, None,
-                                        desiredStatus or "RUNNING")
+            # ECS lists RUNNING tasks unless asked for STOPPED ones (moto lists all). moto iterates the task
+            # dicts the controller changes: under the controller's lock.
+            with self.lock:
+                tasks = original_list_tasks(cluster_str, container_instance, family, started_by, None,
+                                            desiredStatus or "RUNNING")
             if service_name:
                 name = service_name.split("/")[-1]
                 tasks = [t for t in tasks if t.group == f"service:{name}"]
             return tasks
 
+        def describe_tasks(cluster_str: str, tasks: list[str]) -> list:
+            with self.lock:
+                return original_describe_tasks(cluster_str, tasks)
+
         ecs.update_service = update_service
         ecs.list_tasks = list_tasks
+        ecs.describe_tasks = describe_tasks
         ecs_history.install_api(self)
 
     def start(self) -> None:
