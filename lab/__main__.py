@@ -57,6 +57,8 @@ def render(status: dict[str, Any]) -> str:
         f"  health      {status['health']['url']}",
         f"  slack       {status['slack']['url']}",
         f"  pagerduty   {status['pagerduty']['url']}",
+        "  deps        " + "  ".join(f"{name} {url} ({status.get('dependency_status', {}).get(name, '?')})"
+                                     for name, url in status.get("dependencies", {}).items()),
         f"  details     python -m lab status --json  (also {status['state_dir']}/status.json)",
     ]
     return "\n".join(lines)
