@@ -16,8 +16,9 @@ description:
   - C(high_error_rate) - error rate under O(error_rate_percent) gives C(none); a recent deployment gives
     C(rollback); else an enabled feature flag gives C(disable_feature); else CPU or memory above
     O(resource_percent) gives C(scale_up); else C(none) with the advice to escalate.
-  - C(memory_leak) - repeated OOM kills (at least O(oom_kills)) give C(raise_memory); memory above
-    O(memory_percent) gives C(restart); else C(none).
+  - C(memory_leak) - memory above O(memory_percent) with repeated OOM kills (at least O(oom_kills) within
+    O(oom_window_seconds)) gives C(raise_memory); memory above O(memory_percent) alone gives C(restart); memory
+    within it gives C(none) (past kills are reported, not acted on).
 author:
   - sre.incident maintainers (@sre-incident)
 positional: incident
@@ -49,9 +50,13 @@ options:
     type: float
     default: 90
   oom_kills:
-    description: OOM-killed tasks in the window that make a memory limit raise the option.
+    description: OOM-killed tasks within O(oom_window_seconds) that make a memory limit raise the option.
     type: int
     default: 2
+  oom_window_seconds:
+    description: How far back OOM kills count.
+    type: float
+    default: 3600
 """
 
 EXAMPLES = r"""
@@ -144,35 +149,44 @@ def _high_error_rate(evidence, ecs, options):
     return "none", "no recent deployment, flag or resource pressure explains it - escalate", cause
 
 
+def _recent_oom_kills(ecs, window):
+    return [task for task in ecs.get("stopped_tasks") or []
+            if task.get("oom") and (task.get("age_seconds") is None or task["age_seconds"] <= window)]
+
+
 def _memory_leak(evidence, ecs, options):
     memory = _latest(evidence.get("metrics") or {}, "memory")
-    oom = ecs.get("oom") or {}
-    if oom.get("count", 0) >= options["oom_kills"]:
-        return ("raise_memory", "%d task(s) were killed by OOM; a restart alone would be killed again" % oom.get("count"),
-                "tasks killed by OOM (memory %s %%)" % memory)
-    if memory is not None and memory > options["memory_percent"]:
-        return "restart", "memory at %s %%; a restart frees it before tasks are killed" % memory, "memory at %s %%" % memory
-    return "none", "memory %s %% and %d OOM kill(s)" % (memory, oom.get("count", 0)), "none found"
+    kills = len(_recent_oom_kills(ecs, options["oom_window_seconds"]))
+    if memory is None or memory <= options["memory_percent"]:
+        # Past kills with memory back to normal are history for the post-mortem, not an active incident.
+        return "none", "memory %s %% is within %s %% (%d OOM kill(s) in the window)" % (
+            memory, options["memory_percent"], kills), "none found"
+    if kills >= options["oom_kills"]:
+        return ("raise_memory", "memory at %s %% and %d task(s) killed by OOM in the last %d s; a restart alone would "
+                "be killed again" % (memory, kills, options["oom_window_seconds"]), "tasks killed by OOM (memory %s %%)" % memory)
+    return "restart", "memory at %s %%; a restart frees it before tasks are killed" % memory, "memory at %s %%" % memory
 
 
 DECIDERS = {"service_down": _service_down, "high_error_rate": _high_error_rate, "memory_leak": _memory_leak}
 
 
 def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=5, resource_percent=85,
-             memory_percent=90, oom_kills=2):
+             memory_percent=90, oom_kills=2, oom_window_seconds=3600):
     if incident not in DECIDERS:
         raise ValueError("ecs_plan: incident must be one of %s, got %r" % (", ".join(DECIDERS), incident))
     evidence = evidence or {}
     ecs = evidence.get("ecs") or {}
     options = dict(recent_deploy_seconds=recent_deploy_seconds, error_rate_percent=error_rate_percent,
-                   resource_percent=resource_percent, memory_percent=memory_percent, oom_kills=oom_kills)
+                   resource_percent=resource_percent, memory_percent=memory_percent, oom_kills=oom_kills,
+                   oom_window_seconds=oom_window_seconds)
     option, reason, cause = DECIDERS[incident](evidence, ecs, options)
     findings = _service_findings(ecs)
     findings.append("Health endpoint: %s" % evidence.get("health"))
     for name in sorted(evidence.get("metrics") or {}):
         findings.append("Metric %s: latest %s" % (name, _latest(evidence["metrics"], name)))
-    if ecs.get("oom", {}).get("detected"):
-        findings.append("OOM: %d task(s) stopped by OutOfMemoryError / exit 137" % ecs["oom"]["count"])
+    kills = _recent_oom_kills(ecs, oom_window_seconds)
+    if kills:
+        findings.append("OOM: %d task(s) stopped by OutOfMemoryError / exit 137 in the last %d s" % (len(kills), oom_window_seconds))
     for line in evidence.get("notes") or []:
         findings.append(line)
     return {

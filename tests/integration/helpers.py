@@ -69,3 +69,23 @@ def container_environment(status, task_definition_arn):
     ecs = aws(status, "ecs")
     definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)["taskDefinition"]
     return {item["name"]: item["value"] for item in definition["containerDefinitions"][0].get("environment", [])}
+
+
+def ecs_snapshot(status):
+    """What an ECS --check run must leave as it found it: service, deployments, task definitions, flag, bucket."""
+    ecs, ssm, s3 = aws(status, "ecs"), aws(status, "ssm"), aws(status, "s3")
+    service = ecs.describe_services(cluster=status["ecs"]["cluster"], services=[status["ecs"]["service"]])["services"][0]
+    flag = status["feature_flags"]["new_checkout"]
+    return {
+        "service_task_definition": service["taskDefinition"],
+        "desired": service["desiredCount"],
+        "deployments": sorted((d["id"], d["status"], d["taskDefinition"]) for d in service["deployments"]),
+        "task_definitions": ecs.list_task_definitions(familyPrefix=status["ecs"]["task_family"])["taskDefinitionArns"],
+        "flag": ssm.get_parameter(Name=flag)["Parameter"]["Value"],
+        "heapdumps": sorted(item["Key"] for item in s3.list_objects_v2(Bucket=status["s3"]["heapdump_bucket"]).get("Contents", [])),
+    }
+
+
+def ecs_service(status):
+    ecs = aws(status, "ecs")
+    return ecs.describe_services(cluster=status["ecs"]["cluster"], services=[status["ecs"]["service"]])["services"][0]

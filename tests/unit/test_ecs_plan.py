@@ -12,7 +12,10 @@ def ecs(running=4, desired=4, age=600.0, failed=0, exit_codes=(), oom=0, revisio
         "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "task_definition": td, "revision": revision,
                          "rollout_state": "IN_PROGRESS", "age_seconds": age, "failed_tasks": failed,
                          "running": running, "desired": desired}],
-        "stopped_tasks": [{"task_definition": td, "exit_codes": list(exit_codes), "stopped_reason": "Essential container exited"}],
+        "stopped_tasks": [{"task_definition": td, "exit_codes": list(exit_codes), "stopped_reason": "Essential container exited",
+                           "oom": False, "age_seconds": 60}]
+        + [{"task_definition": td, "exit_codes": [137], "stopped_reason": "OutOfMemoryError", "oom": True, "age_seconds": 120}
+           for _kill in range(oom)],
         "oom": {"detected": oom > 0, "count": oom},
         "events": [{"message": "(service sample-service) is unable to consistently start tasks successfully."}],
     }
@@ -52,8 +55,8 @@ def test_high_error_rate(success, age, flag, cpu, expected):
     assert ecs_plan(evidence, "high_error_rate")["recommended_option"] == expected
 
 
-@pytest.mark.parametrize("oom,memory,expected", [(3, 95, "raise_memory"), (2, 50, "raise_memory"), (1, 95, "restart"),
-                                                 (1, 90, "none"), (0, 40, "none")])
+@pytest.mark.parametrize("oom,memory,expected", [(3, 95, "raise_memory"), (2, 91, "raise_memory"), (2, 50, "none"),
+                                                 (1, 95, "restart"), (1, 90, "none"), (0, 40, "none"), (3, None, "none")])
 def test_memory_leak(oom, memory, expected):
     assert ecs_plan({"ecs": ecs(oom=oom), "metrics": {"memory": memory}}, "memory_leak")["recommended_option"] == expected
 
@@ -61,3 +64,10 @@ def test_memory_leak(oom, memory, expected):
 def test_unknown_incident_is_a_clear_error():
     with pytest.raises(ValueError, match="incident must be one of"):
         ecs_plan({}, "disk_full")
+
+
+def test_memory_leak_counts_only_recent_oom_kills():
+    old = ecs(oom=3)
+    for task in old["stopped_tasks"]:
+        task["age_seconds"] = 7200
+    assert ecs_plan({"ecs": old, "metrics": {"memory": 95}}, "memory_leak", oom_window_seconds=3600)["recommended_option"] == "restart"
