@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.sre.incident.plugins.module_utils.aws import call
+from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call
 from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, wait_for
 
 BACKEND = "ECS"
@@ -16,6 +16,11 @@ BACKEND = "ECS"
 REGISTER_FIELDS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
                    "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
                    "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
+
+
+def ecs_service_argument_spec(**extra):
+    """AWS options plus cluster and service (documented in the sre.incident.ecs_service fragment)."""
+    return aws_argument_spec(cluster=dict(type="str", required=True), service=dict(type="str", required=True), **extra)
 
 
 def describe_service(module, api, cluster, service):

@@ -21,15 +21,8 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.ecs_service
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
   revisions:
     description: How many of the task family's newest revisions to list.
     type: int
@@ -111,10 +104,11 @@ import datetime
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, client, describe_error
+from ansible_collections.sre.incident.plugins.module_utils.aws import client, describe_error
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
     describe_service,
+    ecs_service_argument_spec,
     revision_of,
     short_deployments,
     stable_history,
@@ -153,9 +147,7 @@ def tasks(api, cluster, service_name, desired_status, limit):
 
 def main():
     module = AnsibleModule(
-        argument_spec=aws_argument_spec(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+        argument_spec=ecs_service_argument_spec(
             revisions=dict(type="int", default=5),
             stopped_tasks=dict(type="int", default=10),
             events=dict(type="int", default=10),

@@ -19,16 +19,8 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.ecs_service
   - sre.incident.wait
-options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
 attributes:
   check_mode:
     support: full
@@ -63,11 +55,12 @@ waited:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, client, fail
+from ansible_collections.sre.incident.plugins.module_utils.aws import client, fail
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
     describe_service,
+    ecs_service_argument_spec,
     start_deployment,
     wait_for_deployment,
 )
@@ -75,9 +68,7 @@ from ansible_collections.sre.incident.plugins.module_utils.ecs import (
 
 def main():
     module = AnsibleModule(
-        argument_spec=aws_argument_spec(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+        argument_spec=ecs_service_argument_spec(
             **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,

@@ -21,16 +21,9 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.ecs_service
   - sre.incident.wait
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
   to_revision:
     description:
       - Roll back to this task definition (C(family:revision) or ARN) instead of the last stable one.
@@ -83,11 +76,12 @@ waited:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client, describe_error, fail
+from ansible_collections.sre.incident.plugins.module_utils.aws import call, client, describe_error, fail
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
     describe_service,
+    ecs_service_argument_spec,
     revision_of,
     stable_history,
     start_deployment,
@@ -114,9 +108,7 @@ def last_stable(module, api, cluster, service):
 
 def main():
     module = AnsibleModule(
-        argument_spec=aws_argument_spec(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+        argument_spec=ecs_service_argument_spec(
             to_revision=dict(type="str"),
             **WAIT_ARGUMENT_SPEC
         ),

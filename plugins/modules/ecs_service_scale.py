@@ -18,16 +18,9 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.ecs_service
   - sre.incident.wait
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
   desired_count:
     description: Desired number of tasks (during the bounce, the count to scale up to).
     type: int
@@ -85,16 +78,14 @@ bounced:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
+from ansible_collections.sre.incident.plugins.module_utils.aws import call, client
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC, module_duration
-from ansible_collections.sre.incident.plugins.module_utils.ecs import BACKEND, describe_service, wait_for_running
+from ansible_collections.sre.incident.plugins.module_utils.ecs import BACKEND, describe_service, ecs_service_argument_spec, wait_for_running
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=aws_argument_spec(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+        argument_spec=ecs_service_argument_spec(
             desired_count=dict(type="int", required=True),
             max_desired_count=dict(type="int", required=True),
             bounce_hold=dict(type="raw"),

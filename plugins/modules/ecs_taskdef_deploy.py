@@ -21,16 +21,9 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.ecs_service
   - sre.incident.wait
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
   container:
     description: Container to change; required when the task definition has more than one container.
     type: str
@@ -99,12 +92,13 @@ waited:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client, fail
+from ansible_collections.sre.incident.plugins.module_utils.aws import call, client, fail
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
     describe_service,
     describe_task_definition,
+    ecs_service_argument_spec,
     register_copy,
     start_deployment,
     wait_for_deployment,
@@ -146,9 +140,7 @@ def apply_changes(container, environment, remove, memory, cpu=None):
 
 def main():
     module = AnsibleModule(
-        argument_spec=aws_argument_spec(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+        argument_spec=ecs_service_argument_spec(
             container=dict(type="str"),
             environment=dict(type="dict", default={}),
             remove_environment=dict(type="list", elements="str", default=[]),
