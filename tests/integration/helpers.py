@@ -1,5 +1,6 @@
 """Run the real playbooks and read the lab's backends, for the integration tests."""
 
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,27 @@ def ecs_snapshot(status):
 def ecs_service(status):
     ecs = aws(status, "ecs")
     return ecs.describe_services(cluster=status["ecs"]["cluster"], services=[status["ecs"]["service"]])["services"][0]
+
+
+def adhoc(module, args, check=False, secret=None):
+    """Run one sre.incident module with `ansible localhost -m`; returns (CompletedProcess, output).
+
+    A secret travels as a variable, as in a playbook (ansible-core echoes literal ad-hoc args when a task fails).
+    """
+    text = json.dumps(args)
+    extra = {}
+    if secret:
+        text, extra = text.replace(secret, "{{ secret }}"), {"secret": secret}
+    command = [os.path.join(BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
+               "sre.incident." + module, "-a", text, "-e", json.dumps(extra),
+               "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")]
+    if check:
+        command.append("--check")
+    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+    return result, result.stdout + result.stderr
+
+
+def aws_args(status):
+    conf = status["aws"]
+    return {"region": conf["region"], "endpoint_url": conf["endpoint_url"], "access_key": conf["access_key_id"],
+            "secret_key": conf["secret_access_key"]}

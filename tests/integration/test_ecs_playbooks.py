@@ -2,10 +2,11 @@
 
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 
-from helpers import aws, ecs_service, ecs_snapshot, output, recap_counts, run_playbook
+from helpers import adhoc, aws, aws_args, ecs_service, ecs_snapshot, output, recap_counts, run_playbook
 
 
 def health(status):
@@ -109,3 +110,20 @@ def test_scale_never_exceeds_its_ceiling(healed_lab, lab_control, count):
     assert result.returncode != 0
     assert "above max_desired_count 12" in output(result)
     assert ecs_snapshot(healed_lab)["desired"] == before["desired"] == 4
+
+
+def test_rollback_refuses_when_no_earlier_revision_ran_stable(healed_lab):
+    ecs = aws(healed_lab, "ecs")
+    cluster, name = healed_lab["ecs"]["cluster"], "solo-%s" % uuid.uuid4().hex[:8]
+    arn = ecs.register_task_definition(family=name, containerDefinitions=[
+        {"name": name, "image": "solo:1.0.0", "memory": 256, "essential": True}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=1)
+    try:
+        result, text = adhoc("ecs_service_rollback", dict(aws_args(healed_lab), cluster=cluster, service=name, wait_timeout=10))
+        assert result.returncode != 0
+        assert "refusing to roll back %s: no earlier revision ran stable" % name in text
+        service = ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+        assert service["taskDefinition"] == arn and len(service["deployments"]) == 1
+    finally:
+        ecs.update_service(cluster=cluster, service=name, desiredCount=0)
+        ecs.delete_service(cluster=cluster, service=name, force=True)

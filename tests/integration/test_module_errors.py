@@ -1,13 +1,9 @@
 """Every module: bad arguments and unreachable backends give one readable line naming the backend, no traceback,
 and secrets never reach the output. Runs each module for real through `ansible localhost -m`."""
 
-import json
-import os
-import subprocess
-
 import pytest
 
-from helpers import BIN, REPO, ansible_env
+from helpers import adhoc as run_adhoc
 
 SECRET = "s3cr3t-Do-Not-Print-4242"
 DEAD = "http://127.0.0.1:9"
@@ -17,15 +13,7 @@ DD = {"api_url": DEAD, "api_key": SECRET, "app_key": SECRET + "app", "request_ti
 
 
 def adhoc(module, args, check=False):
-    # Secrets travel as variables, as in a playbook (ansible-core echoes literal ad-hoc args when a task fails).
-    text = json.dumps(args).replace(SECRET, "{{ secret }}")
-    command = [os.path.join(BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
-               "sre.incident." + module, "-a", text, "-e", json.dumps({"secret": SECRET}),
-               "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")]
-    if check:
-        command.append("--check")
-    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=60, check=False)
-    return result, result.stdout + result.stderr
+    return run_adhoc(module, args, check=check, secret=SECRET)
 
 
 UNREACHABLE = [
@@ -37,6 +25,15 @@ UNREACHABLE = [
     ("datadog_metric_query", dict(DD, query="avg:x{*}"), "Datadog http://127.0.0.1:9 query_metrics(avg:x{*}): cannot reach"),
     ("redis_probe", {"host": "127.0.0.1", "port": 9, "password": SECRET, "require_pong": True, "connect_timeout": 1},
      "Redis 127.0.0.1:9: connection refused (ECONNREFUSED)"),
+    ("ecs_service_info", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),
+    ("ecs_service_restart", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),
+    ("ecs_service_rollback", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),
+    ("ecs_service_scale", dict(AWS, cluster="c", service="s", desired_count=2, max_desired_count=4), "ECS DescribeServices: cannot reach"),
+    ("cloudwatch_logs_insights_query", dict(AWS, log_group="g", query="fields @message"), "CloudWatch Logs Insights StartQuery: cannot reach"),
+    ("s3_heapdump_info", dict(AWS, bucket="b"), "S3 ListObjectsV2: cannot reach"),
+    ("ssm_parameter_info", dict(AWS, names=["/f"]), "SSM GetParameters: cannot reach"),
+    ("ssm_parameter_set", dict(AWS, name="/f", value="off"), "SSM GetParameter: cannot reach"),
+    ("http_probe", {"urls": {"dep": "http://127.0.0.1:9/health"}, "require_healthy": True, "timeout": 1}, "HTTP: not healthy: dep"),
 ]
 
 
