@@ -150,8 +150,10 @@ def _high_error_rate(evidence, ecs, options):
 
 
 def _recent_oom_kills(ecs, window):
-    return [task for task in ecs.get("stopped_tasks") or []
-            if task.get("oom") and (task.get("age_seconds") is None or task["age_seconds"] <= window)]
+    killed = (ecs.get("oom") or {}).get("tasks")
+    if killed is None:
+        killed = [task for task in ecs.get("stopped_tasks") or [] if task.get("oom")]
+    return [task for task in killed if isinstance(task, dict) and (task.get("age_seconds") is None or task["age_seconds"] <= window)]
 
 
 def _memory_leak(evidence, ecs, options):

@@ -28,9 +28,15 @@ options:
     type: int
     default: 5
   stopped_tasks:
-    description: How many recently stopped tasks to describe.
+    description: How many of the newest stopped tasks to return in RV(stopped_tasks).
     type: int
     default: 10
+  scan_stopped:
+    description:
+      - How many stopped tasks (newest first; ECS keeps them about an hour) to examine for the OOM verdict, so that a
+        crash loop's many stops do not hide older OOM kills.
+    type: int
+    default: 300
   events:
     description: How many of the newest service events to return.
     type: int
@@ -90,7 +96,8 @@ stopped_tasks:
   type: list
   elements: dict
 oom:
-  description: OOM verdict - detected (bool), count and the task ARNs stopped by OOM.
+  description: OOM verdict over the examined stopped tasks - detected (bool), count, and tasks (task_arn, stopped_at,
+    age_seconds) stopped by OOM, newest first.
   returned: always
   type: dict
 history:
@@ -132,8 +139,16 @@ def is_oom(task):
 
 
 def tasks(api, cluster, service_name, desired_status, limit):
-    arns = api.list_tasks(cluster=cluster, serviceName=service_name, desiredStatus=desired_status,
-                          maxResults=100).get("taskArns", [])
+    arns, token = [], None
+    while len(arns) < limit:
+        request = dict(cluster=cluster, serviceName=service_name, desiredStatus=desired_status, maxResults=100)
+        if token:
+            request["nextToken"] = token
+        page = api.list_tasks(**request)
+        arns.extend(page.get("taskArns", []))
+        token = page.get("nextToken")
+        if not token:
+            break
     if not arns:
         return []
     described = []
@@ -150,6 +165,7 @@ def main():
         argument_spec=ecs_service_argument_spec(
             revisions=dict(type="int", default=5),
             stopped_tasks=dict(type="int", default=10),
+            scan_stopped=dict(type="int", default=300),
             events=dict(type="int", default=10),
         ),
         supports_check_mode=True,
@@ -164,7 +180,8 @@ def main():
         "revisions": ("ListTaskDefinitions", lambda: api.list_task_definitions(
             familyPrefix=family, sort="DESC", maxResults=max(1, params["revisions"])).get("taskDefinitionArns", [])),
         "running": ("ListTasks/DescribeTasks", lambda: tasks(api, cluster, service_name, "RUNNING", 100)),
-        "stopped": ("ListTasks/DescribeTasks", lambda: tasks(api, cluster, service_name, "STOPPED", params["stopped_tasks"])),
+        "stopped": ("ListTasks/DescribeTasks", lambda: tasks(api, cluster, service_name, "STOPPED",
+                                                               max(params["stopped_tasks"], params["scan_stopped"]))),
         "history": ("ListServiceDeployments", lambda: stable_history(api, cluster, service_name)),
     }
 
@@ -198,7 +215,8 @@ def main():
             "exit_codes": [c["exit_code"] for c in containers if c["exit_code"] is not None],
             "containers": containers, "oom": is_oom(task),
         })
-    oom_tasks = [task["task_arn"] for task in stopped if task["oom"]]
+    oom_tasks = [{"task_arn": task["task_arn"], "stopped_at": task["stopped_at"], "age_seconds": task["age_seconds"]}
+                 for task in stopped if task["oom"]]
     module.exit_json(
         changed=False,
         service={"name": service.get("serviceName"), "status": service.get("status"),
@@ -214,7 +232,7 @@ def main():
                         "last_status": task.get("lastStatus"), "health_status": task.get("healthStatus"),
                         "started_at": iso(task.get("startedAt")), "started_by": task.get("startedBy")}
                        for task in answers["running"][0]],
-        stopped_tasks=stopped,
+        stopped_tasks=stopped[:params["stopped_tasks"]],
         oom={"detected": bool(oom_tasks), "count": len(oom_tasks), "tasks": oom_tasks},
         history=[dict(item, finished_at=iso(item.get("finished_at"))) for item in answers["history"][0]],
     )

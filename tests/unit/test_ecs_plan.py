@@ -13,10 +13,8 @@ def ecs(running=4, desired=4, age=600.0, failed=0, exit_codes=(), oom=0, revisio
                          "rollout_state": "IN_PROGRESS", "age_seconds": age, "failed_tasks": failed,
                          "running": running, "desired": desired}],
         "stopped_tasks": [{"task_definition": td, "exit_codes": list(exit_codes), "stopped_reason": "Essential container exited",
-                           "oom": False, "age_seconds": 60}]
-        + [{"task_definition": td, "exit_codes": [137], "stopped_reason": "OutOfMemoryError", "oom": True, "age_seconds": 120}
-           for _kill in range(oom)],
-        "oom": {"detected": oom > 0, "count": oom},
+                           "oom": False, "age_seconds": 60}],
+        "oom": {"detected": oom > 0, "count": oom, "tasks": [{"task_arn": "t%d" % kill, "age_seconds": 120} for kill in range(oom)]},
         "events": [{"message": "(service sample-service) is unable to consistently start tasks successfully."}],
     }
 
@@ -68,6 +66,6 @@ def test_unknown_incident_is_a_clear_error():
 
 def test_memory_leak_counts_only_recent_oom_kills():
     old = ecs(oom=3)
-    for task in old["stopped_tasks"]:
+    for task in old["oom"]["tasks"]:
         task["age_seconds"] = 7200
     assert ecs_plan({"ecs": old, "metrics": {"memory": 95}}, "memory_leak", oom_window_seconds=3600)["recommended_option"] == "restart"
