@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import pytest
-
-# A lab these tests start rolls deployments out in 1 s instead of 1.5 s (every test reads the lab's own
-# ecs.deploy_seconds, so a lab that already runs with another value works too).
-os.environ.setdefault("SRE_LAB_DEPLOY_SECONDS", "1.0")
 
 
 @pytest.fixture(scope="session")
