@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: sre.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run independent read steps (sre.incident modules) at the same time, for a diagnosis measured in seconds.
+"""Run independent read steps (modules) at the same time, for a diagnosis measured in seconds.
 
 Each step is executed exactly as a task would execute it (_execute_module: same check mode, interpreter,
-no_log handling); only the waiting overlaps. module_defaults of the collection's action groups apply to
-the steps as they would to tasks.
+no_log handling); only the waiting overlaps. module_defaults of this collection's action groups, and
+module_defaults keyed by a step's module name, apply to the steps as they would to tasks.
 """
 
 from __future__ import annotations
