@@ -180,8 +180,8 @@ def main():
         "revisions": ("ListTaskDefinitions", lambda: api.list_task_definitions(
             familyPrefix=family, sort="DESC", maxResults=max(1, params["revisions"])).get("taskDefinitionArns", [])),
         "running": ("ListTasks/DescribeTasks", lambda: tasks(api, cluster, service_name, "RUNNING", 100)),
-        "stopped": ("ListTasks/DescribeTasks", lambda: tasks(api, cluster, service_name, "STOPPED",
-                                                               max(params["stopped_tasks"], params["scan_stopped"]))),
+        "stopped": ("ListTasks/DescribeTasks", lambda: tasks(
+            api, cluster, service_name, "STOPPED", max(params["stopped_tasks"], params["scan_stopped"]))),
         "history": ("ListServiceDeployments", lambda: stable_history(api, cluster, service_name)),
     }
 
