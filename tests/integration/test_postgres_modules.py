@@ -10,7 +10,7 @@ from helpers import adhoc
 
 
 def session(dsn, application, autocommit=True):
-    return psycopg.connect(dsn, application_name=application, autocommit=autocommit, connect_timeout=3)
+    return psycopg.connect(dsn, application_name=application, autocommit=autocommit, connect_timeout=10)
 
 
 def activity(status):
