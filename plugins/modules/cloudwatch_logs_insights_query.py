@@ -20,6 +20,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.read_only
 options:
   log_group:
     description: Log group to query.
@@ -45,13 +46,6 @@ options:
     description: Seconds between two GetQueryResults calls.
     type: float
     default: 1
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
 """
 
 EXAMPLES = r"""

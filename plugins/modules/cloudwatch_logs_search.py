@@ -18,6 +18,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.read_only
 options:
   log_group:
     description: Log group name, for example C(/aws/ecs/sample-service-prod).
@@ -42,13 +43,6 @@ options:
     description: Most events to return (the count of matches is capped at the same number).
     type: int
     default: 100
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

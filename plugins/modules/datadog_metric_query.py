@@ -19,6 +19,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.datadog
+  - sre.incident.read_only
 options:
   query:
     description:
@@ -46,13 +47,6 @@ options:
     type: str
     choices: [latest, avg, max, min]
     default: latest
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
+  - sre.incident.read_only
 options:
   revisions:
     description: How many of the task family's newest revisions to list.
@@ -41,13 +42,6 @@ options:
     description: How many of the newest service events to return.
     type: int
     default: 10
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
 """
 
 EXAMPLES = r"""

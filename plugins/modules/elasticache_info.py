@@ -20,6 +20,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.read_only
 options:
   replication_group_id:
     description:
@@ -29,13 +30,6 @@ options:
     description:
       - Cache cluster id, for example C(sample-service-redis-prod-001).
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

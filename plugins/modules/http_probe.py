@@ -17,6 +17,8 @@ description:
   - Never changes anything.
 author:
   - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.read_only
 options:
   urls:
     description:
@@ -40,13 +42,6 @@ options:
     description: Fail when any endpoint is not healthy.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
 """
 
 EXAMPLES = r"""

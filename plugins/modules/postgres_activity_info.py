@@ -21,6 +21,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.postgres
+  - sre.incident.read_only
 options:
   long_running_limit:
     description: How many of the longest-running non-idle queries to return.
@@ -34,13 +35,6 @@ options:
     description: Query texts are cut to this many characters.
     type: int
     default: 200
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
 """
 
 EXAMPLES = r"""

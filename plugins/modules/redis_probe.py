@@ -22,6 +22,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.redis
+  - sre.incident.read_only
 options:
   also_probe:
     description:
@@ -55,13 +56,6 @@ options:
       - Fail when the main endpoint does not answer C(PONG).
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - Run it from where the application runs (delegate to an application host or run the controller in the same
     VPC) so the probe sees what the service sees.

@@ -18,6 +18,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.read_only
 options:
   bucket:
     description: Bucket name.
@@ -35,13 +36,6 @@ options:
     description: Window for RV(recent_count), in seconds or with a unit (C(1h)).
     type: raw
     default: 1h
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
 """
 
 EXAMPLES = r"""
