@@ -27,11 +27,11 @@ options:
     type: list
     elements: str
   idle_longer_than:
-    description: Only sessions whose state has not changed for longer than this many seconds.
-    type: int
+    description: Only sessions whose state has not changed for longer than this (seconds, or a duration such as C(10m)).
+    type: raw
   running_longer_than:
-    description: Only non-idle sessions whose current query started more than this many seconds ago.
-    type: int
+    description: Only non-idle sessions whose current query started longer ago than this (seconds, or a duration such as C(5m)).
+    type: raw
   applications:
     description: Only sessions of these application_names.
     type: list
@@ -102,6 +102,7 @@ spared:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.common import module_duration
 from ansible_collections.sre.incident.plugins.module_utils.postgres import connect, postgres_argument_spec, query
 
 SESSIONS = """
@@ -159,8 +160,8 @@ def main():
     module = AnsibleModule(
         argument_spec=postgres_argument_spec(
             states=dict(type="list", elements="str"),
-            idle_longer_than=dict(type="int"),
-            running_longer_than=dict(type="int"),
+            idle_longer_than=dict(type="raw"),
+            running_longer_than=dict(type="raw"),
             applications=dict(type="list", elements="str"),
             users=dict(type="list", elements="str"),
             databases=dict(type="list", elements="str"),
@@ -173,6 +174,9 @@ def main():
     filters = ("states", "idle_longer_than", "running_longer_than", "applications", "users", "databases")
     if all(params[name] is None for name in filters):
         module.fail_json(msg="postgres_terminate: give at least one filter (%s); ending every session is never a fix" % ", ".join(filters))
+    for name in ("idle_longer_than", "running_longer_than"):
+        if params[name] is not None:
+            params[name] = module_duration(module, name)
     if params["max_terminate"] < 1:
         module.fail_json(msg="option max_terminate: must be at least 1")
 
