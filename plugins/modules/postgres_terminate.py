@@ -134,7 +134,7 @@ def selected(row, params):
     if params["running_longer_than"] is not None:
         if row["state"] == "idle" or (row["query_seconds"] or 0) <= params["running_longer_than"]:
             return None
-        reasons.append("query running for %d s (> %d s)" % (row["query_seconds"], params["running_longer_than"]))
+        reasons.append("%s, query started %d s ago (> %d s)" % (row["state"], row["query_seconds"], params["running_longer_than"]))
     for option, key in (("applications", "application"), ("users", "user"), ("databases", "database")):
         if params[option] is not None:
             if row[key] not in params[option]:
