@@ -21,7 +21,7 @@ from lab import client as lab  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 REDIS_BUDGET_SECONDS = 3.0
-INCIDENTS = ("redis_down", "service_down", "high_error_rate", "memory_leak")
+INCIDENTS = ("redis_down", "service_down", "high_error_rate", "memory_leak", "db_pool_exhausted")
 
 
 def timed(commands, env):
@@ -86,6 +86,15 @@ def runbook_commands(status, aws_cli, incident):
             ["curl", "-sS", "-m", "10", "-o", "/dev/null", status["dependencies"]["sendgrid"]],
             errors, datadog("avg:sample.requests.success_rate{*}", 300),
         ]
+    if incident == "db_pool_exhausted":
+        psql = ["psql", status["postgres"]["automation_dsn"], "-X", "-q", "-c"]
+        return [
+            psql + ["SELECT count(*) FROM pg_stat_activity"],
+            psql + ["SELECT state, count(*) FROM pg_stat_activity GROUP BY state"],
+            psql + ["SELECT pid, now() - query_start AS duration, query FROM pg_stat_activity WHERE state != 'idle' "
+                    "ORDER BY duration DESC LIMIT 10"],
+            datadog("avg:sample.db.pool.size{*},avg:sample.db.pool.available{*}"),
+        ]
     return [  # memory_leak
         datadog("avg:aws.ecs.memory_utilization{*}"),
         aws("ecs", "list-tasks", "--cluster", cluster, "--service-name", service, "--desired-status", "STOPPED"),
@@ -97,7 +106,8 @@ def runbook_commands(status, aws_cli, incident):
 def main():
     status = lab.status()
     aws_cli = os.path.join(BIN, "aws") if os.path.exists(os.path.join(BIN, "aws")) else shutil.which("aws")
-    missing = [name for name, path in (("aws", aws_cli), ("redis-cli", shutil.which("redis-cli")), ("curl", shutil.which("curl"))) if not path]
+    tools = (("aws", aws_cli), ("redis-cli", shutil.which("redis-cli")), ("curl", shutil.which("curl")), ("psql", shutil.which("psql")))
+    missing = [name for name, path in tools if not path]
     if missing:
         sys.exit("bench: missing %s on PATH; run make venv / install them" % ", ".join(missing))
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),

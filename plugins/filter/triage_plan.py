@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: triage_plan
+short_description: Which incident playbook fits the symptoms of a quick triage
+version_added: 0.1.0
+description:
+  - Matches the runbook's symptoms against the quick checks - the health endpoint down (Service Down / 502), the
+    cache hit rate at zero (Redis Cache Down), no free pool connection (Database Connection Pool Exhausted), memory
+    near the limit (Memory Leak / OOM), and an error rate above the threshold (High Error Rate).
+  - Returns every match, the most specific first, and the playbook of the first one; none when nothing matches.
+author:
+  - sre.incident maintainers (@sre-incident)
+options:
+  _input:
+    description: C(health_status) (HTTP status or null) and C(metrics) (name to latest value or to a
+      datadog_metric_query summary) with C(errors), C(requests), C(cache_hit_rate), C(pool_available), C(memory).
+    type: dict
+    required: true
+  error_rate_percent:
+    description: Error rate above which the error rate is high.
+    type: float
+    default: 5
+  memory_percent:
+    description: Memory utilisation above which a leak is suspected.
+    type: float
+    default: 90
+  hit_rate_min:
+    description: Cache hit rate (0..1) below which the cache is considered down.
+    type: float
+    default: 0.05
+"""
+
+EXAMPLES = r"""
+- name: Say which playbook fits
+  ansible.builtin.debug:
+    msg: "{{ ({'health_status': 200, 'metrics': triage_metrics.by_name} | sre.incident.triage_plan).playbook }}"
+"""
+
+RETURN = r"""
+_value:
+  description: suspected (list of incident, playbook, reason - most specific first), incident and playbook of the
+    first (C(none) and null when nothing matches), error_rate_percent.
+  type: dict
+"""
+
+PLAYBOOKS = {
+    "service_down": "playbooks/service_down.yml",
+    "redis_down": "playbooks/redis_down.yml",
+    "db_pool_exhausted": "playbooks/db_pool_exhausted.yml",
+    "memory_leak": "playbooks/memory_leak.yml",
+    "high_error_rate": "playbooks/high_error_rate.yml",
+}
+
+
+def _latest(metrics, name, key="latest"):
+    value = (metrics or {}).get(name)
+    if isinstance(value, dict):
+        value = value.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def error_rate(metrics):
+    # Over the whole window ("error rate in the last 5 minutes"), not the last point.
+    errors, requests = _latest(metrics, "errors", "avg"), _latest(metrics, "requests", "avg")
+    if errors is None or not requests:
+        return None
+    return round(100.0 * errors / requests, 2)
+
+
+def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=0.05):
+    evidence = evidence or {}
+    metrics = evidence.get("metrics") or {}
+    status = evidence.get("health_status")
+    rate = error_rate(metrics)
+    suspected = []
+
+    def add(incident, reason):
+        suspected.append({"incident": incident, "playbook": PLAYBOOKS[incident], "reason": reason})
+
+    if status is None or status >= 500:
+        add("service_down", "health endpoint %s" % ("unreachable" if status is None else "answers %s" % status))
+    hit_rate = _latest(metrics, "cache_hit_rate")
+    if hit_rate is not None and hit_rate < hit_rate_min:
+        add("redis_down", "cache hit rate %s (below %s)" % (hit_rate, hit_rate_min))
+    available = _latest(metrics, "pool_available")
+    if available is not None and available <= 0:
+        add("db_pool_exhausted", "no free database pool connection (available %s)" % int(available))
+    memory = _latest(metrics, "memory")
+    if memory is not None and memory > memory_percent:
+        add("memory_leak", "memory at %s %% (above %s %%)" % (memory, memory_percent))
+    if rate is not None and rate > error_rate_percent:
+        add("high_error_rate", "error rate %s %% (above %s %%)" % (rate, error_rate_percent))
+    first = suspected[0] if suspected else {"incident": "none", "playbook": None}
+    return {"suspected": suspected, "incident": first["incident"], "playbook": first["playbook"], "error_rate_percent": rate}
+
+
+class FilterModule:
+    def filters(self):
+        return {"triage_plan": triage_plan}
