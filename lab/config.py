@@ -40,6 +40,10 @@ PG_DATABASE = "sample"
 PG_APP_ROLE = "sample_app"
 PG_AUTOMATION_ROLE = "sre_automation"
 PG_MAX_CONNECTIONS = 30
+# sample_app's CONNECTION LIMIT: below max_connections (less the 3 superuser_reserved_connections), so an
+# application that exhausts its share leaves slots for operators and automation (sre_automation)
+PG_APP_CONNECTION_LIMIT = 24
+PG_APP_APPLICATION_NAME = "sample-service"  # the application_name Sample Service's sessions carry
 # SSM parameters the app reads: the new-checkout feature flag ("on"/"off") and its runtime configuration
 FEATURE_FLAG_NEW_CHECKOUT = "/sample-service/prod/feature-flags/new-checkout"
 RUNTIME_CONFIG_PARAMETER = "/sample-service/prod/runtime-config"

@@ -3,8 +3,8 @@
 initdb runs once per state dir (the data dir is reused by later ``up``); the server listens on 127.0.0.1 at
 the lab port with its unix socket in the state dir, ``max_connections`` 30, scram-sha-256 over TCP. Run as
 root, every PostgreSQL binary runs as the ``postgres`` user. Roles: ``postgres`` (superuser, password),
-``sample_app`` (the application, not superuser) and ``sre_automation`` (pg_read_all_stats +
-pg_signal_backend, not superuser); database ``sample``.
+``sample_app`` (the application, not superuser, ``CONNECTION LIMIT`` 24) and ``sre_automation``
+(pg_read_all_stats + pg_signal_backend, not superuser); database ``sample``.
 """
 
 from __future__ import annotations
@@ -151,10 +151,10 @@ class LabPostgres:
         log.info("postgres stopped")
 
     # --- schema & roles --------------------------------------------------------------------
-    def connect_socket(self, dbname: str = "postgres") -> psycopg.Connection:
-        """Superuser connection over the private unix socket (trust), for setup."""
+    def connect_socket(self, dbname: str = "postgres", application_name: str = "") -> psycopg.Connection:
+        """Superuser connection over the private unix socket (trust), for setup and the lab's monitor."""
         return psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname=dbname,
-                               autocommit=True, connect_timeout=5)
+                               autocommit=True, connect_timeout=5, application_name=application_name)
 
     def setup_roles(self) -> None:
         s = self.cfg.secrets
@@ -166,6 +166,10 @@ class LabPostgres:
                 verb = "ALTER" if exists else "CREATE"
                 conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
                     sql.Identifier(role), sql.Literal(password)))
+            # A per-role limit below max_connections keeps slots free for operators and automation when the
+            # application exhausts its share (PostgreSQL 15 reserves slots for superusers only).
+            conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+                sql.Identifier(config.PG_APP_ROLE), sql.Literal(config.PG_APP_CONNECTION_LIMIT)))
             conn.execute(sql.SQL("GRANT pg_read_all_stats, pg_signal_backend TO {}").format(
                 sql.Identifier(config.PG_AUTOMATION_ROLE)))
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (config.PG_DATABASE,)).fetchone():
@@ -198,6 +202,8 @@ class LabPostgres:
             "port": self.port,
             "database": config.PG_DATABASE,
             "max_connections": config.PG_MAX_CONNECTIONS,
+            "app_connection_limit": config.PG_APP_CONNECTION_LIMIT,
+            "app_application_name": config.PG_APP_APPLICATION_NAME,
             "admin_dsn": self.cfg.admin_dsn,
             "app_dsn": self.cfg.app_dsn,
             "automation_dsn": self.cfg.automation_dsn,
