@@ -1,4 +1,5 @@
-"""CLI: python -m lab up | down | status [--json] | break INCIDENT [--replica-down | --no-good-revision] | heal
+"""CLI: python -m lab up | down | status [--json] | heal
+       | break INCIDENT [--replica-down | --no-good-revision | --pool-only | --age SECONDS]
 
 Exit codes: 0 ok; 1 error; 2 usage error / unknown or not implemented incident; 3 ``status`` when the lab
 is not running. Errors are one line on stderr, never a traceback.
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_break.add_argument("--no-good-revision", action="store_true",
                          help="service_down: every revision crashes (the runtime configuration is gone), "
                               "so no rollback can succeed")
+    p_break.add_argument("--pool-only", action="store_true",
+                         help="db_pool_exhausted: no leaked sessions; the app's connection demand (26) exceeds "
+                              "its pool (MAX_DB_CONNECTIONS 20) while the database has room")
+    p_break.add_argument("--age", type=float, metavar="SECONDS",
+                         help="db_pool_exhausted: return once the leaked sessions are this old (default 4)")
     sub.add_parser("heal", help="undo every injected incident")
     return parser
 
@@ -52,7 +58,8 @@ def render(status: dict[str, Any]) -> str:
         f"  aws         {status['aws']['endpoint_url']}  region {status['aws']['region']}",
         f"  ecs         cluster {status['ecs']['cluster']} service {status['ecs']['service']}",
         f"  redis       127.0.0.1:{redis['port']} ({'open' if redis['endpoint_open'] else 'REFUSING'}); {nodes}",
-        f"  postgres    127.0.0.1:{status['postgres']['port']} db {status['postgres']['database']}",
+        (f"  postgres    127.0.0.1:{status['postgres']['port']} db {status['postgres']['database']} "
+         f"({status['postgres'].get('app_user')} limit {status['postgres'].get('app_connection_limit')})"),
         f"  datadog     {status['datadog']['url']}",
         f"  health      {status['health']['url']}",
         f"  slack       {status['slack']['url']}",
@@ -87,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
                 options["replica_down"] = True
             if args.no_good_revision:
                 options["no_good_revision"] = True
+            if args.pool_only:
+                options["pool_only"] = True
+            if args.age is not None:
+                options["age"] = args.age
             result = client.break_incident(args.incident, **options)
-            opts = ", ".join(f"{k}={v}" for k, v in result.get("options", {}).items())
+            opts = ", ".join(f"{k}={v}" for k, v in result.get("options", {}).items() if not isinstance(v, dict))
             print(f"broke {result['incident']}" + (f" ({opts})" if opts else ""))
         elif args.command == "heal":
             result = client.heal()

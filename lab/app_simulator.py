@@ -12,7 +12,13 @@ health endpoint answers:
   is degraded: ~8 % of requests fail (per running task that has it), with CHECKOUT_TIMEOUT /
   PAYMENT_PROVIDER_5XX / VALIDATION_FAILED error lines; otherwise ~0.35 %;
 * ``aws.ecs.memory_utilization`` is the running tasks' average (see EcsController.task_memory_pct);
-* Redis refusing while the cache is enabled: hit rate 0, ECONNREFUSED lines, health "degraded".
+* Redis refusing while the cache is enabled: hit rate 0, ECONNREFUSED lines, health "degraded";
+* the database pool: its size is ``MAX_DB_CONNECTIONS`` of the serving task definition (20 without it), in use
+  are the simulated demand (6; ``db_demand``) plus the lab's leaked sessions still alive in PostgreSQL (see
+  lab/app_database.py), at most the size. ``sample.db.pool.size`` / ``.available`` follow; while none is
+  available ~12 % more requests fail, KnexTimeoutError lines are logged and health is "degraded"; while
+  ``sample_app`` is at its role's CONNECTION LIMIT (whoever holds the sessions) "too many connections for
+  role" lines are logged.
 
 Later incidents can still force signals through ``overrides`` (metric name -> value) and ``health_override``.
 """
@@ -44,6 +50,13 @@ LOG_RETENTION_MS = 2 * 3600 * 1000
 REQUESTS_PER_SECOND = 500
 BASE_ERROR_RATE = 0.0035
 NEW_CHECKOUT_ERROR_RATE = 0.08
+POOL_EXHAUSTED_ERROR_RATE = 0.12  # added while the app's pool has no connection available
+DEFAULT_POOL_SIZE = 20  # knex pool max without MAX_DB_CONNECTIONS
+BASELINE_DB_DEMAND = 6  # connections the app's traffic keeps busy
+TOO_MANY_CONNECTIONS = {"level": "error", "message": f'Error: too many connections for role "{config.PG_APP_ROLE}"',
+                        "error": {"code": "53300", "severity": "FATAL"}}
+KNEX_TIMEOUT = ("KnexTimeoutError: Knex: Timeout acquiring a connection. The pool is probably full. "
+                "Are you missing a .transacting(trx) call?")
 CHECKOUT_ERRORS = (  # (weight, error line) of the new checkout flow while Stripe is degraded
     (60, {"message": "Checkout failed: payment authorization timed out after 10000ms",
           "error": {"code": "CHECKOUT_TIMEOUT", "provider": "stripe", "timeout_ms": 10000},
@@ -73,8 +86,23 @@ class AppState:
     new_checkout_fraction: float = 0.0  # running tasks whose task definition has FEATURE_NEW_CHECKOUT=on
     stripe_ok: bool = True
     error_rate: float = BASE_ERROR_RATE
+    checkout_error_rate: float = BASE_ERROR_RATE  # the part of error_rate the checkout error lines stand for
     memory_pct: float | None = 45.0
     memory_limit_mb: int = 1024
+    pool_size: int = DEFAULT_POOL_SIZE  # MAX_DB_CONNECTIONS of the serving task definition
+    pool_in_use: int = BASELINE_DB_DEMAND  # min(size, demand + leaked sessions alive)
+    pool_pending: int = 0  # acquisitions waiting for a connection
+    db_leaked: int = 0  # the lab's leaked sessions still alive
+    db_app_sessions: int | None = None  # sample_app's sessions in PostgreSQL (None: not observed)
+    db_at_limit: bool = False  # sample_app is at its role's CONNECTION LIMIT
+
+    @property
+    def pool_available(self) -> int:
+        return self.pool_size - self.pool_in_use
+
+    @property
+    def pool_exhausted(self) -> bool:
+        return self.pool_available <= 0
 
 
 def baseline_metrics(state: AppState, rng: random.Random) -> dict[str, float]:
@@ -94,12 +122,28 @@ def baseline_metrics(state: AppState, rng: random.Random) -> dict[str, float]:
         "sample.requests": float(requests),
         "sample.requests.success_rate": success,
         "sample.active_users": float(1200 + rng.randint(-40, 40)),
-        "sample.db.pool.size": 20.0,
-        "sample.db.pool.available": float(14 + rng.randint(-1, 1)),
+        "sample.db.pool.size": float(state.pool_size),
+        "sample.db.pool.available": float(pool_available_sample(state, rng)),
     }
     if state.memory_pct is not None:  # no running task, no container metrics
         metrics["aws.ecs.memory_utilization"] = round(state.memory_pct + rng.uniform(-0.5, 0.5), 2)
     return metrics
+
+
+def pool_available_sample(state: AppState, rng: random.Random) -> int:
+    """The available connections Datadog sees: traffic jitters by one connection, an empty pool stays 0."""
+    available = state.pool_available
+    if available <= 1:
+        return max(0, available)
+    return min(state.pool_size, available + rng.randint(-1, 1))
+
+
+def pool_size(task_definition: Any) -> int:
+    """MAX_DB_CONNECTIONS of the task definition's container (the default without a usable value)."""
+    try:
+        return max(1, int(str(task_env(task_definition).get("MAX_DB_CONNECTIONS", DEFAULT_POOL_SIZE)).strip()))
+    except ValueError:
+        return DEFAULT_POOL_SIZE
 
 
 def runtime_config_blocker(service: Any, deployment: dict, task_definition: Any) -> Crash | None:
@@ -118,11 +162,13 @@ def runtime_config_blocker(service: Any, deployment: dict, task_definition: Any)
 
 class AppSimulator:
     def __init__(self, cfg: config.LabConfig, store: MetricStore, ecs: EcsController,
-                 dependencies: Any = None, interval: float = 1.0) -> None:
+                 dependencies: Any = None, interval: float = 1.0, db: Any = None) -> None:
         self.cfg = cfg
         self.store = store
         self.ecs = ecs
         self.dependencies = dependencies
+        self.db = db  # lab.app_database.AppDatabase (None: no PostgreSQL to observe)
+        self.db_demand = BASELINE_DB_DEMAND
         self.interval = interval
         self.state = AppState()
         self.overrides: dict[str, float | Callable[[AppState], float]] = {}
@@ -162,6 +208,7 @@ class AppSimulator:
     def observe(self) -> AppState:
         state = AppState()
         td = None
+        running_ids: set[str] | None = None
         try:
             service = self.ecs.service()
             with self.ecs.lock:
@@ -170,6 +217,7 @@ class AppSimulator:
                 state.memory_pct = self.ecs.service_memory_pct(service)
                 tds = [getattr(t, "lab_td", None) for t in running]
             state.running_tasks = len(running)
+            running_ids = {t.id for t in running}
             if running:
                 with_feature = sum(1 for t in tds if task_env(t).get("FEATURE_NEW_CHECKOUT") == "on")
                 state.new_checkout_fraction = with_feature / len(running)
@@ -179,11 +227,17 @@ class AppSimulator:
             state.serving_task_definition = td.arn
             state.cache_enabled = str(task_env(td).get("CACHE_ENABLED", "true")).lower() == "true"
             state.memory_limit_mb = container_memory(td)
+            state.pool_size = pool_size(td)
+        self._observe_database(state, running_ids)
         state.feature_flag = self._flag()
         state.stripe_ok = self.dependencies.ok("stripe") if self.dependencies is not None else True
         state.error_rate = BASE_ERROR_RATE
         if state.feature_flag == "on" and not state.stripe_ok:
             state.error_rate += (NEW_CHECKOUT_ERROR_RATE - BASE_ERROR_RATE) * state.new_checkout_fraction
+        state.checkout_error_rate = state.error_rate
+        if state.pool_exhausted:
+            state.error_rate += POOL_EXHAUSTED_ERROR_RATE
+            state.checks["database"] = "pool exhausted"
         try:
             state.redis_ok = bool(self._redis.ping())
         except redis.ConnectionError as exc:
@@ -205,6 +259,22 @@ class AppSimulator:
         else:
             state.checks["redis"] = "disabled"
         return state
+
+    def _observe_database(self, state: AppState, running_ids: set[str] | None) -> None:
+        """The pool from real state: the leaked sessions PostgreSQL still has (those of tasks that stopped are
+        closed first), sample_app's session count and limit."""
+        if self.db is not None:
+            try:
+                db = self.db.observe(running_ids)
+            except Exception:
+                log.exception("observing the database failed")
+            else:
+                state.db_leaked = db.leaked
+                state.db_app_sessions = db.app_sessions if db.ok else None
+                state.db_at_limit = db.at_limit
+        wanted = self.db_demand + state.db_leaked
+        state.pool_in_use = min(state.pool_size, wanted)
+        state.pool_pending = max(1, wanted - state.pool_size) if state.pool_exhausted else 0
 
     @staticmethod
     def _flag() -> str:
@@ -278,14 +348,20 @@ class AppSimulator:
                                     "address": config.HOST, "port": port}})
         elif self._tick_no % 2 == 0:
             lines.append(request_line(self._rng, cached=state.cache_enabled))
-        if state.error_rate >= 0.01:
-            count = max(1, round(self._rng.randint(3, 5) * state.error_rate / NEW_CHECKOUT_ERROR_RATE))
+        if state.checkout_error_rate >= 0.01:
+            count = max(1, round(self._rng.randint(3, 5) * state.checkout_error_rate / NEW_CHECKOUT_ERROR_RATE))
             lines.extend(checkout_error_line(self._rng) for _n in range(count))
         if state.memory_pct is not None and state.memory_pct >= 85 and self._tick_no % 10 == 0:
             used = round(state.memory_limit_mb * state.memory_pct / 100)
             lines.append({"level": "warn", "message": f"Heap usage high: {round(state.memory_pct)}% of container "
                                                       f"memory ({used} MB of {state.memory_limit_mb} MB)",
                           "memory": {"rss_mb": used, "limit_mb": state.memory_limit_mb}})
+        if state.db_at_limit:  # the app's new connections are refused by PostgreSQL
+            lines.extend(dict(TOO_MANY_CONNECTIONS) for _n in range(self._rng.randint(1, 3)))
+        if state.pool_exhausted:
+            lines.extend({"level": "error", "message": KNEX_TIMEOUT,
+                          "pool": {"size": state.pool_size, "used": state.pool_in_use, "pending": state.pool_pending}}
+                         for _n in range(self._rng.randint(1, 3)))
         if not state.cache_enabled and (self._tick_no % 5 == 0 or self._last_cache_enabled):
             lines.append({"level": "info", "message": "cache disabled, serving from database"})
         self._last_cache_enabled = state.cache_enabled
@@ -347,8 +423,13 @@ class AppSimulator:
         state = self.state
         if state.running_tasks <= 0:  # the load balancer has no healthy target
             return Response(BAD_GATEWAY, status=502, mimetype="text/html", headers={"Server": "awselb/2.0"})
+        checks = {}
         if state.cache_enabled and not state.redis_ok:
-            return json_response({"status": "degraded", "checks": {"redis": "down"}}, 200)
+            checks["redis"] = "down"
+        if state.pool_exhausted:
+            checks["database"] = "pool exhausted"
+        if checks:
+            return json_response({"status": "degraded", "checks": checks}, 200)
         return json_response({"status": "ok"}, 200)
 
 

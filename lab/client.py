@@ -234,10 +234,15 @@ def _require_running(cfg: config.LabConfig) -> None:
 
 
 def break_incident(name: str, **options: Any) -> dict[str, Any]:
+    """Break ``name`` with its options, e.g. ``no_good_revision=True``, ``pool_only=True``, ``age=4``."""
     check_incident(name)
     cfg = config.LabConfig.load()
     _require_running(cfg)
-    return _request(cfg, "POST", f"/break/{name}", options, timeout=30)
+    try:  # db_pool_exhausted waits until its sessions are ``age`` seconds old
+        wait = max(0.0, float(options.get("age") or 0))
+    except (TypeError, ValueError):
+        wait = 0.0  # the daemon rejects it
+    return _request(cfg, "POST", f"/break/{name}", options, timeout=30 + min(wait, 300))
 
 
 def heal() -> dict[str, Any]:

@@ -36,6 +36,7 @@ class Lab:
         self.topology = self.proxy = self.gaps = self.ecs = self.app = None  # type: ignore[assignment]
         self.dependencies = None  # type: ignore[assignment]
         self.pg = None  # type: ignore[assignment]
+        self.appdb = None  # type: ignore[assignment]
         self.scenarios = None  # type: ignore[assignment]
 
     # --- start -----------------------------------------------------------------------------
@@ -96,6 +97,7 @@ class Lab:
         self.ecs.start()
 
     def _start_http_emulators(self) -> None:
+        from .app_database import AppDatabase
         from .app_simulator import AppSimulator
         from .datadog_emulator import DatadogEmulator, MetricStore
         from .dependencies import Dependencies
@@ -109,7 +111,8 @@ class Lab:
         self.dependencies = Dependencies()
         self._servers.append(serve(self.dependencies.app, self.cfg.port("dependencies"), "dependencies",
                                    self.ports.pop("dependencies")))
-        self.app = AppSimulator(self.cfg, self.store, self.ecs, self.dependencies)
+        self.appdb = AppDatabase(self.cfg, self.pg)
+        self.app = AppSimulator(self.cfg, self.store, self.ecs, self.dependencies, db=self.appdb)
         self.app.backfill()
         self.app.on_tick.append(self.write_status)
         self.ecs.on_change.append(self.after_change)
@@ -248,6 +251,11 @@ class Lab:
             t.join(5)
         if self.topology is not None:
             self.topology.stop_all()
+        if self.appdb is not None:  # the leaked sessions' threads end before PostgreSQL goes
+            try:
+                self.appdb.close()
+            except Exception:
+                log.exception("closing the lab's database sessions failed")
         if self.pg is not None:
             try:
                 self.pg.stop()

@@ -14,6 +14,11 @@ logs, health, task stops) from that state.
   completes), the SSM flag goes ``on`` and Stripe is degraded: the new checkout fails ~8 % of requests.
 * ``memory_leak``: the running image leaks; the running tasks are at ~95 % after about an hour's uptime, five
   tasks were OOM-killed in the last 15 minutes and three heap dumps are in the heap dump bucket.
+* ``db_pool_exhausted [--age S]``: the running tasks leak real ``sample_app`` sessions (4 idle in transaction,
+  3 long-running queries, idle ones up to the role's CONNECTION LIMIT), all at least S seconds old (default 4)
+  when break returns; a new ``sample_app`` connection fails with "too many connections for role", the app's
+  pool has none available. Closed when their task stops (restart) or by heal. ``--pool-only``: no sessions,
+  the app's connection demand rises to 26 against a pool of 20 (MAX_DB_CONNECTIONS): the database has room.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ FEATURE_IMAGE = "sample-service:1.1.0"
 LEAK_MB_PER_MIN = 8.0
 OOM_MINUTES_AGO = (14, 11, 8, 5, 2)
 LEAKING_TASK_PCT = (93.6, 95.2, 96.4, 94.8)
+POOL_ONLY_DB_DEMAND = 26  # connections the app's traffic wants in the pool-only variant (pool: 20)
+DEFAULT_LEAK_AGE = 4.0  # seconds: older than the lab inventory's 3 s thresholds when break returns
+MAX_LEAK_AGE = 120.0
 
 
 class LabError(Exception):
@@ -53,12 +61,13 @@ class LabError(Exception):
         self.http_status = http_status
 
 
-IMPLEMENTED = ("redis_down", "service_down", "high_error_rate", "memory_leak")
+IMPLEMENTED = ("redis_down", "service_down", "high_error_rate", "memory_leak", "db_pool_exhausted")
 OPTIONS: dict[str, tuple[str, ...]] = {
     "redis_down": ("replica_down",),
     "service_down": ("no_good_revision",),
     "high_error_rate": (),
     "memory_leak": (),
+    "db_pool_exhausted": ("pool_only", "age"),
 }
 
 
@@ -163,6 +172,30 @@ class Scenarios:
         keys = self._heap_dumps(stopped[-3:], image)
         return {"leaking_image": image, "oom_stopped_tasks": len(stopped), "heap_dumps": keys}
 
+    def _break_db_pool_exhausted(self, options: dict[str, Any]) -> dict[str, Any]:
+        from .app_database import AppDatabaseError
+        from .app_simulator import BASELINE_DB_DEMAND
+
+        pool_only = bool(options.get("pool_only", False))
+        age = leak_age(options.get("age", DEFAULT_LEAK_AGE))
+        lab = self.lab
+        lab.appdb.close_all()  # a second break starts from a clean slate
+        if pool_only:
+            lab.app.db_demand = POOL_ONLY_DB_DEMAND
+            state = lab.app.refresh()
+            return {"pool_only": True, "demand": POOL_ONLY_DB_DEMAND, "pool_size": state.pool_size}
+        lab.app.db_demand = BASELINE_DB_DEMAND
+        ecs = lab.ecs
+        with ecs.lock:
+            running = sorted(t.id for t in ecs.running_tasks(ecs.service()))
+        if not running:
+            raise LabError("db_pool_exhausted needs a running service; run heal first")
+        try:
+            leaked = lab.appdb.leak(running, age)
+        except AppDatabaseError as exc:
+            raise LabError(f"db_pool_exhausted: {exc}") from None
+        return {"pool_only": False, **leaked}
+
     def _heap_dumps(self, tasks: list, image: str) -> list[str]:
         """Heap snapshots written near the heap limit (--heapsnapshot-near-heap-limit), gzipped by a sidecar."""
         s3 = self._client("s3")
@@ -212,6 +245,8 @@ class Scenarios:
 
     # --- heal ------------------------------------------------------------------------------
     def heal(self) -> dict[str, Any]:
+        from .app_simulator import BASELINE_DB_DEMAND
+
         changes: list[str] = []
         with self.lock:
             lab = self.lab
@@ -223,6 +258,12 @@ class Scenarios:
                 lab.gaps.sync()
             changes += self._heal_parameters()
             changes += [f"dependencies: {name} operational again" for name in lab.dependencies.reset()]
+            closed = lab.appdb.close_all()
+            if closed:
+                changes.append(f"postgres: {closed} leaked {config.PG_APP_ROLE} sessions closed")
+            if lab.app.db_demand != BASELINE_DB_DEMAND:
+                lab.app.db_demand = BASELINE_DB_DEMAND
+                changes.append(f"app: database connection demand back to {BASELINE_DB_DEMAND}")
             leaking = bool(lab.ecs.leaky_images)
             if leaking:
                 with lab.ecs.lock:
@@ -287,6 +328,17 @@ class Scenarios:
         if not wait_for_steady(ecs, timeout=ecs.deploy_seconds + 5):
             log.warning("heal: the service did not reach a steady state in time")
         return [f"ecs: service back to {params}"]
+
+
+def leak_age(value: Any) -> float:
+    """The ``age`` option: seconds, 0 to MAX_LEAK_AGE."""
+    try:
+        age = float(value)
+    except (TypeError, ValueError):
+        raise LabError(f"age must be a number of seconds, got {value!r}", exit_code=2) from None
+    if not 0 <= age <= MAX_LEAK_AGE:  # also rejects nan
+        raise LabError(f"age must be between 0 and {MAX_LEAK_AGE:g} seconds, got {value!r}", exit_code=2)
+    return age
 
 
 def _s3_backend() -> Any:
