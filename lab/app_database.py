@@ -20,7 +20,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +40,7 @@ LONG_RUNNING_QUERY = ("/* orders-export */ SELECT customer_id, sum(amount_cents)
 FOR_UPDATE_QUERY = "SELECT id, status FROM orders WHERE id = {} FOR UPDATE"
 LOCKED_ORDER_IDS = (417, 418, 731, 902)
 CONNECT_TIMEOUT = 10  # SCRAM on a loaded 2-core host can take a while
+FILL_ROUNDS = 3  # age waits after which sample_app must still be at its limit
 
 # sample_app's client sessions (one row with NULLs when there are none) and the role's limit
 ACTIVITY = """
@@ -158,13 +159,14 @@ class AppDatabase:
 
     # --- break -----------------------------------------------------------------------------------
     def leak(self, task_ids: list[str], age: float) -> dict[str, Any]:
-        """Leak sessions until sample_app is at its limit; returns once they are all ``age`` seconds old."""
+        """Leak sessions until sample_app is at its limit; returns once they are all ``age`` seconds old and a
+        new sample_app connection is still refused (sessions of others that ended meanwhile are made up for)."""
         if not task_ids:
             raise AppDatabaseError("no running task to leak connections from")
         tags = itertools.cycle(task_ids)
         opened: list[LeakedSession] = []
-        with self.lock:
-            try:
+        try:
+            with self.lock:
                 limit, alive = self._activity()
                 if limit < 0:
                     raise AppDatabaseError(f"role {config.PG_APP_ROLE} has no connection limit")
@@ -183,32 +185,43 @@ class AppDatabase:
                                                 name=f"leak-{s.pid}")
                     s.thread.start()
                 self._wait_active([s.pid for s in opened if s.kind == "long_running"])
-                for _n in range(max(0, limit - before - len(opened))):
-                    s = self._open("idle", next(tags), may_be_full=True)
-                    if s is None:
-                        break  # somebody else took the last slots meanwhile
-                    opened.append(s)
-                    s.conn.execute("SELECT 1").fetchall()
-                for _attempt in range(5):  # the proof: a new sample_app connection is refused
-                    s = self._open("idle", next(tags), may_be_full=True)
-                    if s is None:
-                        break
-                    opened.append(s)  # a session ended meanwhile: this one takes its slot
-                    s.conn.execute("SELECT 1").fetchall()
-                else:
-                    raise AppDatabaseError(f"{config.PG_APP_ROLE} still accepts connections after "
-                                           f"{len(opened)} leaked sessions")
-            except BaseException:
+                self._fill(opened, tags)
+                self.sessions.extend(opened)
+            for _round in range(FILL_ROUNDS):
+                self._wait_age([s.pid for s in opened], age)
+                with self.lock:  # still at the limit? (a session that was there before may have ended)
+                    added = self._fill(opened, tags)
+                    self.sessions.extend(added)
+                if not added:
+                    break
+            else:
+                raise AppDatabaseError(f"{config.PG_APP_ROLE}'s other sessions keep ending: the role does not stay "
+                                       f"at its limit")
+        except BaseException:
+            with self.lock:
+                self.sessions = [s for s in self.sessions if s not in opened]
                 self._close(opened)
-                raise
-            self.sessions.extend(opened)
-        self._wait_age([s.pid for s in opened], age)
+            raise
         counts = {kind: sum(1 for s in opened if s.kind == kind)
                   for kind in ("idle", "idle_in_transaction", "long_running")}
         log.info("leaked %s sample_app sessions (%s already open, limit %s)", counts, before, limit)
         return {**counts, "limit": limit, "app_sessions_before": before, "age": age,
                 "tasks": sorted({s.task_id for s in opened}),
                 "pids": {kind: [s.pid for s in opened if s.kind == kind] for kind in counts}}
+
+    def _fill(self, opened: list[LeakedSession], tags: Iterator[str]) -> list[LeakedSession]:
+        """Idle sessions (``SELECT 1``) until a new sample_app connection is refused with "too many connections";
+        the ones opened (also appended to ``opened``)."""
+        limit, alive = self._activity()
+        added: list[LeakedSession] = []
+        for _n in range(max(0, limit - len(alive)) + 5):  # 5 more: sessions of others may end meanwhile
+            s = self._open("idle", next(tags), may_be_full=True)
+            if s is None:
+                return added  # refused: the role is at its limit
+            opened.append(s)
+            added.append(s)
+            s.conn.execute("SELECT 1").fetchall()
+        raise AppDatabaseError(f"{config.PG_APP_ROLE} still accepts connections after {len(opened)} leaked sessions")
 
     def _open(self, kind: str, task_id: str, autocommit: bool = True,
               may_be_full: bool = False) -> LeakedSession | None:

@@ -116,6 +116,27 @@ def test_break_leaks_sessions_up_to_the_role_limit_and_heal_closes_only_those(he
             conn.close()
 
 
+def test_break_makes_up_for_sessions_that_end_while_it_waits(healed_lab):
+    """Other sessions count toward the limit; when they end during the age wait, break opens more (and lets
+    those age too), so it still returns with sample_app at its limit."""
+    import threading
+
+    own = [app_connect(healed_lab, application_name="pytest-own") for _n in range(3)]
+    closer = threading.Timer(0.5, lambda: [conn.close() for conn in own])
+    closer.start()
+    try:
+        options = client.break_incident("db_pool_exhausted", age=1.5)["options"]
+    finally:
+        closer.join()
+    assert options["app_sessions_before"] == 3 and options["idle"] == 24 - 7
+    with pytest.raises(psycopg.OperationalError, match=TOO_MANY):
+        app_connect(healed_lab)
+    sessions = app_sessions(healed_lab)
+    assert len(sessions) == 24 and {s["application_name"] for s in sessions} == {"sample-service"}
+    assert min(s["idle_for"] for s in sessions) >= 1.5
+    assert client.heal()["changes"][0] == "postgres: 24 leaked sample_app sessions closed"
+
+
 def test_terminating_the_stale_sessions_frees_the_pool(healed_lab, aws, query_metric):
     """The runbook's option 1/2: pg_terminate_backend as sre_automation (idle and long-running sessions)."""
     offset = Path(healed_lab["log_file"]).stat().st_size
