@@ -115,19 +115,38 @@ def baseline_metrics(state: AppState, rng: random.Random) -> dict[str, float]:
         expected = requests * state.error_rate
         errors = max(0, round(rng.gauss(expected, math.sqrt(expected) * 0.7)))
         success = round(100.0 * (1 - errors / requests), 3)
+    active = float(1200 + rng.randint(-40, 40))
     metrics = {
         "sample.cache.hit_rate": round(0.93 + rng.uniform(-0.004, 0.004), 4) if cache_hit else 0.0,
         "aws.elasticache.cpuutilization": round(14 + rng.uniform(-1.5, 1.5), 2) if state.redis_ok else 0.0,
         "sample.errors": float(errors),
         "sample.requests": float(requests),
         "sample.requests.success_rate": success,
-        "sample.active_users": float(1200 + rng.randint(-40, 40)),
+        "sample.active_users": active,
+        "sample.users.affected": float(round(active * affected_share(state))),
         "sample.db.pool.size": float(state.pool_size),
         "sample.db.pool.available": float(pool_available_sample(state, rng)),
     }
     if state.memory_pct is not None:  # no running task, no container metrics
         metrics["aws.ecs.memory_utilization"] = round(state.memory_pct + rng.uniform(-0.5, 0.5), 2)
     return metrics
+
+
+def affected_share(state: AppState) -> float:
+    """Share of active users who saw a failed or very slow request in the last minute (the triage's "% affected").
+
+    No running task: everyone. Failing requests beyond the normal background rate: each user makes several
+    requests a minute, so a failure rate f reaches about 7 f of them. A cache outage or a service near its memory
+    limit makes pages slow for some users.
+    """
+    if state.running_tasks <= 0:
+        return 1.0
+    share = min(1.0, max(0.0, state.error_rate - BASE_ERROR_RATE) * 7)
+    if state.cache_enabled and not state.redis_ok:
+        share = max(share, 0.35)
+    if state.memory_pct is not None and state.memory_pct >= 90:
+        share = max(share, 0.10)
+    return share
 
 
 def pool_available_sample(state: AppState, rng: random.Random) -> int:

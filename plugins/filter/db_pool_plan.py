@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 DOCUMENTATION = r"""
 name: db_pool_plan
 short_description: Turn a connection-pool diagnosis into findings and the runbook options to take
@@ -105,6 +107,15 @@ def _pool_raise(activity, app_user, size, raise_to, pool_instances):
     return {"to": raise_to, "extra": extra, "free": free, "fits": True, "why": ""}
 
 
+def _message(line):
+    """The message of a JSON log line, else the line."""
+    try:
+        data = json.loads(line)
+    except (TypeError, ValueError):
+        return str(line)
+    return str(data.get("message") or line) if isinstance(data, dict) else str(line)
+
+
 def _findings(activity, app_user, size, available, errors, truncated, sample, idle, long_running):
     thresholds = activity.get("thresholds") or {}
     findings = [
@@ -130,7 +141,7 @@ def _findings(activity, app_user, size, available, errors, truncated, sample, id
     findings.append("Pool (metrics): %s of %s available" % (
         "unknown" if available is None else int(available), "unknown" if size is None else int(size)))
     findings.append("'too many connections' errors in the logs: %s%s%s" % (
-        errors, " or more" if truncated else "", " - latest: %s" % sample[:200] if errors and sample else ""))
+        errors, " or more" if truncated else "", " - latest: %s" % _message(sample)[:200] if errors and sample else ""))
     privileges = activity.get("privileges") or {}
     if privileges and not privileges.get("can_signal_backends"):
         findings.append("Role %s cannot end other sessions (no pg_signal_backend): options 1 and 2 would be refused"

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
-import datetime
 import time
+
+from ansible_collections.sre.incident.plugins.module_utils.common import to_epoch
 
 DOCUMENTATION = r"""
 name: escalations
@@ -59,21 +60,9 @@ _value:
 """
 
 
-def _epoch(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip().replace("Z", "+00:00")
-    parsed = datetime.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
-
-
 def open_minutes(record, now):
     """Minutes since detection while unresolved; None when resolved or never detected."""
-    detected = _epoch(record.get("detected_at"))
+    detected = to_epoch(record.get("detected_at"))
     if detected is None or record.get("status") == "resolved" or record.get("resolved_at"):
         return None
     return (now - detected) / 60.0

@@ -44,7 +44,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: suspected (list of incident, playbook, reason - most specific first), incident and playbook of the
-    first (C(none) and null when nothing matches), error_rate_percent.
+    first (C(none) and null when nothing matches), error_rate_percent (over the window) and
+    current_error_rate_percent (the last point, which the decision uses).
   type: dict
 """
 
@@ -64,9 +65,9 @@ def _latest(metrics, name, key="latest"):
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def error_rate(metrics):
-    # Over the whole window ("error rate in the last 5 minutes"), not the last point.
-    errors, requests = _latest(metrics, "errors", "avg"), _latest(metrics, "requests", "avg")
+def error_rate(metrics, key="latest"):
+    """Errors / requests in percent: of the last point (what is happening now), or "avg" over the window."""
+    errors, requests = _latest(metrics, "errors", key), _latest(metrics, "requests", key)
     if errors is None or not requests:
         return None
     return round(100.0 * errors / requests, 2)
@@ -76,6 +77,7 @@ def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=
     evidence = evidence or {}
     metrics = evidence.get("metrics") or {}
     status = evidence.get("health_status")
+    # Decide from now (a rerun after a fix must not suspect what the window still remembers); report both.
     rate = error_rate(metrics)
     suspected = []
 
@@ -96,7 +98,8 @@ def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=
     if rate is not None and rate > error_rate_percent:
         add("high_error_rate", "error rate %s %% (above %s %%)" % (rate, error_rate_percent))
     first = suspected[0] if suspected else {"incident": "none", "playbook": None}
-    return {"suspected": suspected, "incident": first["incident"], "playbook": first["playbook"], "error_rate_percent": rate}
+    return {"suspected": suspected, "incident": first["incident"], "playbook": first["playbook"],
+            "error_rate_percent": error_rate(metrics, "avg"), "current_error_rate_percent": rate}
 
 
 class FilterModule:

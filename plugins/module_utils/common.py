@@ -40,6 +40,18 @@ def module_duration(module, name):
         module.fail_json(msg="option %s: %s" % (name, exc))
 
 
+def to_epoch(value):
+    """Epoch seconds of an ISO 8601 string (Z or an offset; naive = UTC) or a number; None when empty."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    parsed = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
+
+
 def utc_iso(epoch_seconds):
     return datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 

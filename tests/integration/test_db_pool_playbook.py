@@ -25,7 +25,7 @@ def sessions(status):
         rows = conn.execute(
             "SELECT pid, usename, application_name, coalesce(state, '') FROM pg_stat_activity "
             "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
-            "AND application_name NOT IN ('sre.incident', 'test-observer')").fetchall()
+            "AND application_name NOT IN ('sre.incident', 'test-observer', 'sre-lab-monitor')").fetchall()
     return {row[0]: tuple(row[1:]) for row in rows}
 
 

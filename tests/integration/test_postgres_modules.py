@@ -16,7 +16,8 @@ def session(dsn, application, autocommit=True):
 def activity(status):
     with psycopg.connect(status["postgres"]["admin_dsn"], autocommit=True) as conn:
         return sorted(conn.execute("SELECT pid, application_name, state FROM pg_stat_activity "
-                                   "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchall())
+                                   "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                                   "AND application_name <> 'sre-lab-monitor'").fetchall())
 
 
 @pytest.fixture

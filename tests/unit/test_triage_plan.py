@@ -13,6 +13,7 @@ def plan(status=200, **changes):
 def test_healthy_service_suspects_nothing():
     result = plan()
     assert result["incident"] == "none" and result["playbook"] is None and result["error_rate_percent"] == 0.4
+    assert result["current_error_rate_percent"] == 0.4
 
 
 def test_each_symptom_points_at_its_playbook():
@@ -21,21 +22,26 @@ def test_each_symptom_points_at_its_playbook():
     assert plan(cache_hit_rate=0.0)["incident"] == "redis_down"
     assert plan(pool_available=0.0)["incident"] == "db_pool_exhausted"
     assert plan(memory=95.2)["incident"] == "memory_leak"
-    assert plan(errors={"avg": 40.0})["incident"] == "high_error_rate"
+    assert plan(errors={"latest": 40.0})["incident"] == "high_error_rate"
 
 
 def test_boundaries():
-    assert plan(errors={"avg": 25.0})["incident"] == "none"  # exactly 5 %
-    assert plan(errors={"avg": 25.5})["incident"] == "high_error_rate"
+    assert plan(errors={"latest": 25.0})["incident"] == "none"  # exactly 5 %
+    assert plan(errors={"latest": 25.5})["incident"] == "high_error_rate"
     assert plan(memory=90.0)["incident"] == "none"
     assert plan(pool_available=1.0)["incident"] == "none"
 
 
 def test_the_most_specific_symptom_comes_first_and_all_are_listed():
-    result = plan(pool_available=0.0, errors={"avg": 60.0})
+    result = plan(pool_available=0.0, errors={"latest": 60.0})
     assert [item["incident"] for item in result["suspected"]] == ["db_pool_exhausted", "high_error_rate"]
     assert result["playbook"] == "playbooks/db_pool_exhausted.yml"
 
 
 def test_missing_metrics_do_not_match():
     assert triage_plan({"health_status": 200, "metrics": {}})["incident"] == "none"
+
+
+def test_a_past_error_burst_in_the_window_is_reported_but_not_suspected():
+    result = plan(errors={"avg": 60.0, "latest": 2.0})
+    assert result["incident"] == "none" and result["error_rate_percent"] == 12.0
