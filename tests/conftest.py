@@ -11,6 +11,7 @@ To keep test runs away from a lab you use by hand, set ``SRE_LAB_DIR`` and ``SRE
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,5 +36,10 @@ def lab():
 
 @pytest.fixture
 def healed_lab(lab):
+    """The lab at its baseline, with no incident record left from an earlier test (the lab inventory keeps
+    incident records in <state dir>/incidents)."""
     result = lab_client.heal()
+    from lab import config
+
+    shutil.rmtree(config.state_dir() / "incidents", ignore_errors=True)
     return result["status"]

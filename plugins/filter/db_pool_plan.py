@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
+
 DOCUMENTATION = r"""
 name: db_pool_plan
 short_description: Turn a connection-pool diagnosis into findings and the runbook options to take
@@ -69,13 +71,6 @@ LABELS = {
     "raise_pool": "4 (raise the connection pool, temporary)",
     "none": "none",
 }
-
-
-def _latest(metrics, name):
-    value = (metrics or {}).get(name)
-    if isinstance(value, dict):
-        value = value.get("latest")
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _counts(mapping):
@@ -153,7 +148,7 @@ def db_pool_plan(evidence, app_user, usage_percent=80, raise_to=30, pool_instanc
     evidence = evidence or {}
     activity = evidence.get("activity") or {}
     metrics = evidence.get("metrics") or {}
-    size, available = _latest(metrics, "pool_size"), _latest(metrics, "pool_available")
+    size, available = metric_value(metrics, "pool_size"), metric_value(metrics, "pool_available")
     errors = evidence.get("errors") or 0
     idle = [row for row in activity.get("idle") or [] if row.get("user") == app_user]
     long_running = [row for row in activity.get("running_over") or [] if row.get("user") == app_user]

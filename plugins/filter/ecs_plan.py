@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
+
 DOCUMENTATION = r"""
 name: ecs_plan
 short_description: Turn an ECS service diagnosis into findings and the runbook option to take
@@ -72,14 +74,6 @@ _value:
 """
 
 
-def _latest(metrics, name):
-    """The latest value of a metric given as a number or as a datadog_metric_query summary."""
-    value = (metrics or {}).get(name)
-    if isinstance(value, dict):
-        value = value.get("latest")
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _service_findings(ecs):
     service = ecs.get("service") or {}
     findings = ["ECS service %s: running %s of %s desired (pending %s) on revision %s" % (
@@ -131,10 +125,10 @@ def _service_down(evidence, ecs, options):
 
 def _high_error_rate(evidence, ecs, options):
     metrics = evidence.get("metrics") or {}
-    success = _latest(metrics, "success_rate")
+    success = metric_value(metrics, "success_rate")
     error_rate = round(100 - success, 2) if success is not None else None
     recent = _recent_deployment(ecs, options["recent_deploy_seconds"])
-    cpu, memory = _latest(metrics, "cpu"), _latest(metrics, "memory")
+    cpu, memory = metric_value(metrics, "cpu"), metric_value(metrics, "memory")
     if error_rate is None:
         return "none", "no success-rate data; cannot judge the error rate", "unknown (no metrics)"
     if error_rate <= options["error_rate_percent"]:
@@ -157,7 +151,7 @@ def _recent_oom_kills(ecs, window):
 
 
 def _memory_leak(evidence, ecs, options):
-    memory = _latest(evidence.get("metrics") or {}, "memory")
+    memory = metric_value(evidence.get("metrics") or {}, "memory")
     kills = len(_recent_oom_kills(ecs, options["oom_window_seconds"]))
     if memory is None or memory <= options["memory_percent"]:
         # Past kills with memory back to normal are history for the post-mortem, not an active incident.
@@ -185,7 +179,7 @@ def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=
     findings = _service_findings(ecs)
     findings.append("Health endpoint: %s" % evidence.get("health"))
     for name in sorted(evidence.get("metrics") or {}):
-        findings.append("Metric %s: latest %s" % (name, _latest(evidence["metrics"], name)))
+        findings.append("Metric %s: latest %s" % (name, metric_value(evidence["metrics"], name)))
     kills = _recent_oom_kills(ecs, oom_window_seconds)
     if kills:
         findings.append("OOM: %d task(s) stopped by OutOfMemoryError / exit 137 in the last %d s" % (len(kills), oom_window_seconds))

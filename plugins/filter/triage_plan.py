@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
+
 DOCUMENTATION = r"""
 name: triage_plan
 short_description: Which incident playbook fits the symptoms of a quick triage
@@ -58,16 +60,9 @@ PLAYBOOKS = {
 }
 
 
-def _latest(metrics, name, key="latest"):
-    value = (metrics or {}).get(name)
-    if isinstance(value, dict):
-        value = value.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def error_rate(metrics, key="latest"):
     """Errors / requests in percent: of the last point (what is happening now), or "avg" over the window."""
-    errors, requests = _latest(metrics, "errors", key), _latest(metrics, "requests", key)
+    errors, requests = metric_value(metrics, "errors", key), metric_value(metrics, "requests", key)
     if errors is None or not requests:
         return None
     return round(100.0 * errors / requests, 2)
@@ -86,13 +81,13 @@ def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=
 
     if status is None or status >= 500:
         add("service_down", "health endpoint %s" % ("unreachable" if status is None else "answers %s" % status))
-    hit_rate = _latest(metrics, "cache_hit_rate")
+    hit_rate = metric_value(metrics, "cache_hit_rate")
     if hit_rate is not None and hit_rate < hit_rate_min:
         add("redis_down", "cache hit rate %s (below %s)" % (hit_rate, hit_rate_min))
-    available = _latest(metrics, "pool_available")
+    available = metric_value(metrics, "pool_available")
     if available is not None and available <= 0:
         add("db_pool_exhausted", "no free database pool connection (available %s)" % int(available))
-    memory = _latest(metrics, "memory")
+    memory = metric_value(metrics, "memory")
     if memory is not None and memory > memory_percent:
         add("memory_leak", "memory at %s %% (above %s %%)" % (memory, memory_percent))
     if rate is not None and rate > error_rate_percent:

@@ -40,16 +40,48 @@ def module_duration(module, name):
         module.fail_json(msg="option %s: %s" % (name, exc))
 
 
-def to_epoch(value):
-    """Epoch seconds of an ISO 8601 string (Z or an offset; naive = UTC) or a number; None when empty."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+# An incident id's stamp (sample-service-20261127T181500Z), also accepted as a time.
+ID_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def parse_time(value, now=None):
+    """ISO 8601 (Z, an offset, or naive = UTC), epoch seconds (number or digits) or "now" -> epoch seconds.
+
+    Raises ValueError with a readable reason.
+    """
+    if isinstance(value, bool):
+        raise ValueError("cannot read %r as a time" % (value,))
+    if isinstance(value, (int, float)):
         return float(value)
-    parsed = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    text = str(value).strip()
+    if text.lower() == "now":
+        return time.time() if now is None else float(now)
+    if re.match(r"^\d+(\.\d+)?$", text):
+        return float(text)
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    try:
+        parsed = datetime.datetime.fromisoformat(iso)
+    except ValueError:
+        try:  # 20261127T181500Z, the id's own form
+            parsed = datetime.datetime.strptime(text, ID_STAMP)
+        except ValueError:
+            raise ValueError("cannot read %r as a time; use ISO 8601 (2026-11-27T18:15:00Z), epoch seconds or now" % (text,))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.timestamp()
+
+
+def to_epoch(value):
+    """parse_time, but None (or "") for no time at all - for records whose times may not be set yet."""
+    return None if value in (None, "") else parse_time(value)
+
+
+def metric_value(metrics, name, key="latest"):
+    """A metric given as a number or as a datadog_metric_query summary (its "latest", "avg", ...) -> float or None."""
+    value = (metrics or {}).get(name)
+    if isinstance(value, dict):
+        value = value.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def utc_iso(epoch_seconds):

@@ -31,6 +31,8 @@ import re
 import tempfile
 import time
 
+from ansible_collections.sre.incident.plugins.module_utils.common import ID_STAMP, parse_time
+
 DIR_MODE = 0o750
 FILE_MODE = 0o640
 LOCK_NAME = ".lock"
@@ -47,7 +49,7 @@ WRITE_ONCE = ("detected_at", "acknowledged_at", "resolved_at", "created_by", "cr
 MANAGED = ("id", "service", "incident_type", "status", "severity", "severity_reason", "details", "updated_at",
            "updated_by", "severity_history", "status_history")
 
-_ID_STAMP = "%Y%m%dT%H%M%SZ"
+_ID_STAMP = ID_STAMP
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -69,33 +71,6 @@ def iso_utc_ms(epoch):
     """Epoch seconds -> 2026-11-27T18:15:00.123Z (the timeline's precision)."""
     moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
-
-
-def parse_time(value, now=None):
-    """ISO 8601 (Z, an offset, or naive = UTC), epoch seconds (number or digits) or "now" -> epoch seconds.
-
-    Raises ValueError with a readable reason.
-    """
-    if isinstance(value, bool):
-        raise ValueError("cannot read %r as a time" % (value,))
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if text.lower() == "now":
-        return time.time() if now is None else float(now)
-    if re.match(r"^\d+(\.\d+)?$", text):
-        return float(text)
-    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
-    try:
-        parsed = datetime.datetime.fromisoformat(iso)
-    except ValueError:
-        try:  # 20261127T181500Z, the id's own form
-            parsed = datetime.datetime.strptime(text, _ID_STAMP)
-        except ValueError:
-            raise ValueError("cannot read %r as a time; use ISO 8601 (2026-11-27T18:15:00Z), epoch seconds or now" % (text,))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
 
 
 def normalize_time(value, now=None):
@@ -406,6 +381,11 @@ def apply_update(record, update, now, by):
     severity = update.get("severity")
     if severity is not None and severity not in SEVERITIES:
         raise IncidentStoreError("severity %r is not one of %s" % (severity, ", ".join(SEVERITIES)))
+    current = after.get("severity")
+    if (severity is not None and update.get("severity_only_up") and current in SEVERITIES
+            and SEVERITIES.index(severity) > SEVERITIES.index(current)):
+        severity = None  # a triage while the incident recovers must not lower what it was
+        update = dict(update, severity_reason=None)
 
     if _empty(after.get("detected_at")) and update.get("detected_at") is not None:
         after["detected_at"] = normalize_time(update["detected_at"], now)

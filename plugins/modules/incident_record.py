@@ -59,6 +59,12 @@ options:
     description: The severity (the runbook's "Severity Levels"). A change is appended to C(severity_history).
     type: str
     choices: [SEV1, SEV2, SEV3, SEV4]
+  severity_only_up:
+    description:
+      - Only ever raise the severity (C(SEV3) to C(SEV2)), never lower it - what a triage in the middle of a
+        recovering incident should do. A lower O(severity) is then ignored with its O(severity_reason).
+    type: bool
+    default: false
   severity_reason:
     description: Why this severity - stored as C(severity_reason) and in the C(severity_history) entry.
     type: str
@@ -300,8 +306,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils import incident_store as store_utils
 from ansible_collections.sre.incident.plugins.module_utils.incident_store import IncidentStoreError
 
-UPDATE_KEYS = ("incident_type", "status", "severity", "severity_reason", "detected_at", "fields", "append", "set_once",
-               "resolved")
+UPDATE_KEYS = ("incident_type", "status", "severity", "severity_only_up", "severity_reason", "detected_at", "fields", "append",
+               "set_once", "resolved")
 
 
 def default_user():
@@ -380,6 +386,7 @@ def main():
             incident_type=dict(type="str"),
             status=dict(type="str", choices=list(store_utils.STATUSES)),
             severity=dict(type="str", choices=list(store_utils.SEVERITIES)),
+            severity_only_up=dict(type="bool", default=False),
             severity_reason=dict(type="str"),
             detected_at=dict(type="raw"),
             by=dict(type="str"),

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import boto3
 
@@ -20,11 +21,12 @@ def ansible_env(**extra):
     return env
 
 
-def run_playbook(playbook, *args, timeout=600):
+def run_playbook(playbook, *args, timeout=600, env=None):
     """ansible-playbook from the repo root; returns (CompletedProcess, seconds)."""
     command = [os.path.join(BIN, "ansible-playbook"), os.path.join("playbooks", playbook), *args]
     started = time.monotonic()
-    result = subprocess.run(command, cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(command, cwd=REPO, env=ansible_env(**(env or {})), capture_output=True, text=True,
+                            timeout=timeout, check=False)
     return result, time.monotonic() - started
 
 
@@ -114,3 +116,26 @@ def aws_args(status):
     conf = status["aws"]
     return {"region": conf["region"], "endpoint_url": conf["endpoint_url"], "access_key": conf["access_key_id"],
             "secret_key": conf["secret_access_key"]}
+
+
+def _http_json(method, url):
+    request = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+SINK_PATHS = {"slack": "/_sink/requests", "pagerduty": "/_sink/requests", "datadog": "/_lab/events"}
+
+
+def sink(status, name):
+    """What the lab's Slack or PagerDuty sink recorded, or the Datadog events posted."""
+    return _http_json("GET", status[name]["url"] + SINK_PATHS[name])
+
+
+def clear_sinks(status):
+    for name, path in SINK_PATHS.items():
+        _http_json("DELETE", status[name]["url"] + path)
+
+
+def incident_dirs(store):
+    return sorted(path for path in store.iterdir() if path.is_dir()) if store.exists() else []

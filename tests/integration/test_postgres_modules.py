@@ -36,7 +36,13 @@ def sessions(healed_lab):
     long_query.start()
     time.sleep(1.5)
     yield opened
-    for conn in opened["idle"] + [opened["superuser"], opened["protected"], opened["long"]]:
+    everything = opened["idle"] + [opened["superuser"], opened["protected"], opened["long"]]
+    # End the backends first: closing a connection whose query runs in another thread leaves pg_sleep going,
+    # and the next test would see it.
+    with psycopg.connect(pg["admin_dsn"], autocommit=True, connect_timeout=10) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                      ([conn.info.backend_pid for conn in everything],))
+    for conn in everything:
         try:
             conn.close()
         except psycopg.Error:

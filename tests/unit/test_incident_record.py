@@ -320,3 +320,13 @@ def test_concurrent_runs_lose_no_update(tmp_path):
         worker.join(60)
     record = store.load_record(store.record_path(root, "sample-service-20261127T100000Z"))
     assert sorted(item["id"] for item in record["actions"]) == ["w%d" % n for n in range(6)]
+
+
+def test_severity_only_up_raises_but_never_lowers():
+    record, _changed = apply_update(fresh(), {"severity": "SEV2", "severity_reason": "60 % affected"}, LATER, "bob")
+    lower, changed = apply_update(record, {"severity": "SEV4", "severity_reason": "no impact now", "severity_only_up": True},
+                                  LATER + 60, "bob")
+    assert lower["severity"] == "SEV2" and lower["severity_reason"] == "60 % affected" and not changed
+    higher, changed = apply_update(record, {"severity": "SEV1", "severity_reason": "health 502", "severity_only_up": True},
+                                   LATER + 60, "bob")
+    assert higher["severity"] == "SEV1" and changed and higher["severity_history"][-1]["from"] == "SEV2"
