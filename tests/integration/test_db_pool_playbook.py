@@ -171,8 +171,9 @@ def test_a_role_without_pg_signal_backend_fails_clearly_and_ends_nothing(healed_
     pg = healed_lab["postgres"]
     password = "ReadOnly-Secret-4711"
     with connect(pg["admin_dsn"], "test-setup") as conn:
-        conn.execute("DROP ROLE IF EXISTS sre_readonly")
-        conn.execute("CREATE ROLE sre_readonly LOGIN PASSWORD '%s' IN ROLE pg_read_all_stats" % password)
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'sre_readonly'").fetchone()
+        conn.execute("%s ROLE sre_readonly LOGIN PASSWORD '%s'" % ("ALTER" if exists else "CREATE", password))
+        conn.execute("GRANT pg_read_all_stats TO sre_readonly")
         conn.execute("GRANT CONNECT ON DATABASE %s TO sre_readonly" % pg["database"])
     lab_control.break_incident("db_pool_exhausted")
     before = sessions(healed_lab)
