@@ -1,5 +1,5 @@
 # sre.incident - the two commands a fresh machine needs:
-#   make demo   set up, start the lab, break Redis, diagnose (--check), fix, verify
+#   make demo   set up, start the lab, break Redis, diagnose (--check), fix, verify, post-mortem
 #   make test   set up and run the whole test suite (what .ci/run calls)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -32,6 +32,8 @@ demo: lab-up
 	@$(PLAYBOOK) playbooks/redis_down.yml
 	@echo "==> A second run on the healed service changes nothing"
 	@$(PLAYBOOK) playbooks/redis_down.yml
+	@echo "==> Post-incident review: timeline and post-mortem (.lab/incidents/<id>/)"
+	@$(PLAYBOOK) playbooks/postmortem.yml
 	@$(LAB) heal >/dev/null
 	@echo "==> Demo done; the lab is still up (make lab-down stops it)"
 

@@ -129,43 +129,47 @@ def postmortem_facts(record, timeline, follow_up_items=None):
     severity = triage.get("severity") or {}
 
     items = list((follow_up_items or {}).get(record.get("incident_type")) or []) + list((follow_up_items or {}).get("common") or [])
+    runs = record.get("runs") or []
+    first_run = runs[0].get("playbook") if runs else "the automation"
+    ack_delay = ""
+    if acknowledged is not None and detected is not None:
+        ack_delay = " (%d minutes after detection)" % round((acknowledged - detected) / 60.0)
+    response_time = severity.get("response_time") or details.get("response_time") or "n/a"
+    escalated = ["Escalated to %s (%s)" % ((item.get("contact_info") or {}).get("role") or item.get("contact"), item.get("description"))
+                 for item in record.get("escalations") or []]
+    resolution = ["%s: option %s%s" % (action.get("at", "")[:16].replace("T", " "), action.get("option"),
+                                       (" - " + "; ".join(action.get("detail") or [])) if action.get("detail") else "")
+                  for action in actions] or ["No fix was applied by the automation"]
     return {
         "title": "%s - %s (%s)" % (title, record.get("service"), record.get("id")),
         "timeline": _timeline(record, timeline),
-        "summary": ["%s on %s: %s. %s, detected %s, %s." % (title, record.get("service"), root_cause, record.get("severity"),
-                                                           _day(detected), state)],
+        "summary": ["%s on %s: %s. %s, detected %s, %s." % (
+            title, record.get("service"), root_cause, record.get("severity"), _day(detected), state)],
         "impact": [
-            "Users affected: %s %% at triage (%s - %s)" % (details.get("affected_percent", "unknown"), record.get("severity"),
-                                                          severity.get("description") or record.get("severity_reason") or ""),
+            "Users affected: %s %% at triage (%s - %s)" % (
+                details.get("affected_percent", "unknown"), record.get("severity"),
+                severity.get("description") or record.get("severity_reason") or ""),
             "Duration: %s minutes (%s to %s)" % (duration, _day(detected), _day(resolved)),
             "Impact at detection: %s" % (details.get("impact") or record.get("severity_reason") or "not measured"),
             "Business impact: %s (the runbook's example for %s)" % (severity.get("example") or "see severity", record.get("severity")),
         ],
         "root_cause": [root_cause] + ["Finding: %s" % line for line in (details.get("findings") or [])[:15]],
         "detection": [
-            "Detected %s by %s" % (_day(detected), ", ".join(sorted({run.get("playbook", "?") for run in (record.get("runs") or [])[:1]}))
-                                   or "the automation"),
-            "Acknowledged %s%s" % (_day(acknowledged), " (%d minutes after detection)" % round((acknowledged - detected) / 60.0)
-                                   if acknowledged is not None and detected is not None else ""),
-            "Response time target for %s: %s" % (record.get("severity"), severity.get("response_time") or details.get("response_time") or "n/a"),
+            "Detected %s by %s" % (_day(detected), first_run),
+            "Acknowledged %s%s" % (_day(acknowledged), ack_delay),
+            "Response time target for %s: %s" % (record.get("severity"), response_time),
         ],
         "response": (
-            ["Worked: option %s%s" % (action.get("option"), " - verified" if action.get("verified") else " - not verified")
+            ["Worked: option %s - %s" % (action.get("option"), "verified" if action.get("verified") else "not verified")
              for action in actions]
             + ["Worked: %d automated fix step(s) changed the system as planned" % len(fixes)]
             + ["Didn't: %s - %s" % (event.get("task"), event.get("summary")) for event in failed]
             + (["Didn't: no step failed"] if not failed else [])
             + ["Communications sent: %s" % (", ".join(sent) or "none")]
-            + ["Escalated to %s (%s)" % ((item.get("contact_info") or {}).get("role") or item.get("contact"), item.get("description"))
-               for item in record.get("escalations") or []]
-            + ["Runs: %d (%s)" % (len(record.get("runs") or []), ", ".join(
-                "%s by %s" % (run.get("playbook"), run.get("by")) for run in record.get("runs") or []))]
+            + escalated
+            + ["Runs: %d (%s)" % (len(runs), ", ".join("%s by %s" % (run.get("playbook"), run.get("by")) for run in runs))]
         ),
-        "resolution": (
-            ["%s: option %s%s" % (action.get("at", "")[:16].replace("T", " "), action.get("option"),
-                                 (" - " + "; ".join(action.get("detail") or [])) if action.get("detail") else "") for action in actions]
-            or ["No fix was applied by the automation"]
-        ) + ["Status: %s" % record.get("status")],
+        "resolution": resolution + ["Status: %s" % record.get("status")],
         "prevention": items,
     }
 
