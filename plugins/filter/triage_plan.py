@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.filter.severity import severity
 from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
 
 DOCUMENTATION = r"""
@@ -35,6 +36,27 @@ options:
     description: Cache hit rate (0..1) below which the cache is considered down.
     type: float
     default: 0.05
+  host:
+    description: When the metrics of many services come in one dict keyed C(<host>|<name>) (see
+      P(sre.incident.fleet_queries#filter)), the service whose metrics to read.
+    type: str
+  affected_numerator:
+    description: Metric name of the users affected; "% of users affected" = 100 x numerator / denominator (latest
+      values), unless the metrics hold C(affected_percent) itself.
+    type: str
+    default: affected_users
+  affected_denominator:
+    description: Metric name of the active users.
+    type: str
+    default: active_users
+  levels:
+    description: When given (the runbook's severity table), the result also holds C(severity) as
+      P(sre.incident.severity#filter) decides it, with C(severity_options) passed on.
+    type: dict
+  severity_options:
+    description: all_users_percent, major_percent, impact_floor_percent for the severity decision.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -46,8 +68,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: suspected (list of incident, playbook, reason - most specific first), incident and playbook of the
-    first (C(none) and null when nothing matches), error_rate_percent (over the window) and
-    current_error_rate_percent (the last point, which the decision uses).
+    first (C(none) and null when nothing matches), error_rate_percent (over the window),
+    current_error_rate_percent (the last point, which the decision uses), affected_percent, active_users,
+    health_status, service, and severity when O(levels) is given.
   type: dict
 """
 
@@ -68,9 +91,27 @@ def error_rate(metrics, key="latest"):
     return round(100.0 * errors / requests, 2)
 
 
-def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=0.05):
+def host_metrics(metrics, host):
+    """The metrics of one service out of a fleet-wide dict keyed <host>|<name>."""
+    prefix = "%s|" % host
+    return {name[len(prefix):]: value for name, value in (metrics or {}).items() if name.startswith(prefix)}
+
+
+def affected(metrics, numerator="affected_users", denominator="active_users"):
+    """% of users affected: a metric that already is one, else 100 x numerator / denominator; None without data."""
+    direct = metric_value(metrics, "affected_percent")
+    if direct is not None:
+        return round(direct, 1)
+    part, whole = metric_value(metrics, numerator), metric_value(metrics, denominator)
+    return round(100.0 * part / whole, 1) if part is not None and whole else None
+
+
+def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=0.05, host=None,
+                affected_numerator="affected_users", affected_denominator="active_users", levels=None, severity_options=None):
     evidence = evidence or {}
     metrics = evidence.get("metrics") or {}
+    if host is not None:
+        metrics = host_metrics(metrics, host)
     status = evidence.get("health_status")
     # Decide from now (a rerun after a fix must not suspect what the window still remembers); report both.
     rate = error_rate(metrics)
@@ -93,8 +134,13 @@ def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=
     if rate is not None and rate > error_rate_percent:
         add("high_error_rate", "error rate %s %% (above %s %%)" % (rate, error_rate_percent))
     first = suspected[0] if suspected else {"incident": "none", "playbook": None}
-    return {"suspected": suspected, "incident": first["incident"], "playbook": first["playbook"],
-            "error_rate_percent": error_rate(metrics, "avg"), "current_error_rate_percent": rate}
+    result = {"service": host, "health_status": status, "suspected": suspected, "incident": first["incident"],
+              "playbook": first["playbook"], "error_rate_percent": error_rate(metrics, "avg"), "current_error_rate_percent": rate,
+              "affected_percent": affected(metrics, affected_numerator, affected_denominator),
+              "active_users": metric_value(metrics, affected_denominator)}
+    if levels is not None:
+        result["severity"] = severity(result, levels, **(severity_options or {}))
+    return result
 
 
 class FilterModule:

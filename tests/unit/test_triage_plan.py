@@ -45,3 +45,18 @@ def test_missing_metrics_do_not_match():
 def test_a_past_error_burst_in_the_window_is_reported_but_not_suspected():
     result = plan(errors={"avg": 60.0, "latest": 2.0})
     assert result["incident"] == "none" and result["error_rate_percent"] == 12.0
+
+
+def test_fleet_metrics_are_read_per_service_and_affected_share_computed():
+    metrics = {"svc-001|errors": {"latest": 2.0, "avg": 2.0}, "svc-001|requests": {"latest": 500.0, "avg": 500.0},
+               "svc-001|affected_users": 0.0, "svc-001|active_users": 1200.0,
+               "svc-002|pool_available": 0.0, "svc-002|affected_users": 1008.0, "svc-002|active_users": 1200.0}
+    first = triage_plan({"health_status": 200, "metrics": metrics}, host="svc-001")
+    second = triage_plan({"health_status": 200, "metrics": metrics}, host="svc-002")
+    assert first["incident"] == "none" and first["affected_percent"] == 0.0 and first["active_users"] == 1200.0
+    assert second["incident"] == "db_pool_exhausted" and second["affected_percent"] == 84.0
+
+
+def test_a_percentage_metric_wins_and_no_data_is_none():
+    assert triage_plan({"metrics": {"affected_percent": 62.46, "affected_users": 1.0, "active_users": 10.0}})["affected_percent"] == 62.5
+    assert triage_plan({"metrics": {"active_users": 0.0, "affected_users": 0.0}})["affected_percent"] is None
