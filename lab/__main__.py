@@ -1,5 +1,6 @@
 """CLI: python -m lab up | down | status [--json] | heal
        | break INCIDENT [--replica-down | --no-good-revision | --pool-only | --age SECONDS]
+       | fleet N [--broken K] [--inventory PATH] | fleet-inventory PATH
 
 Exit codes: 0 ok; 1 error; 2 usage error / unknown or not implemented incident; 3 ``status`` when the lab
 is not running. Errors are one line on stderr, never a traceback.
@@ -14,6 +15,9 @@ from typing import Any
 
 from . import client, config
 from .scenarios import LabError
+
+# lab/fleet.py's SYMPTOMS (not imported: it pulls in the simulator)
+FLEET_SYMPTOMS = ("service_down", "redis_down", "db_pool_exhausted", "memory_leak", "high_error_rate")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "its pool (MAX_DB_CONNECTIONS 20) while the database has room")
     p_break.add_argument("--age", type=float, metavar="SECONDS",
                          help="db_pool_exhausted: return once the leaked sessions are this old (default 4)")
-    sub.add_parser("heal", help="undo every injected incident")
+    sub.add_parser("heal", help="undo every injected incident (and remove the fleet)")
+    p_fleet = sub.add_parser("fleet", help="seed N simulated services svc-001... (0 removes them)")
+    p_fleet.add_argument("count", metavar="N", type=int, help="how many services (0 to 200)")
+    p_fleet.add_argument("--broken", type=int, default=0, metavar="K",
+                         help="break K of them (every (N//K)-th), cycling through " + ", ".join(FLEET_SYMPTOMS))
+    p_fleet.add_argument("--inventory", metavar="PATH", help="also write an Ansible inventory directory at PATH")
+    p_inv = sub.add_parser("fleet-inventory", help="write the seeded fleet's Ansible inventory directory at PATH")
+    p_inv.add_argument("path", metavar="PATH")
     return parser
 
 
@@ -68,7 +79,17 @@ def render(status: dict[str, Any]) -> str:
                                      for name, url in status.get("dependencies", {}).items()),
         f"  details     python -m lab status --json  (also {status['state_dir']}/status.json)",
     ]
+    fleet = status.get("fleet") or {}
+    if fleet.get("count"):
+        lines.insert(-1, f"  fleet       {describe_fleet(fleet)}")
     return "\n".join(lines)
+
+
+def describe_fleet(fleet: dict[str, Any]) -> str:
+    names = [s["name"] for s in fleet.get("services", [])]
+    span = f"{names[0]} .. {names[-1]}" if len(names) > 1 else names[0]
+    broken = ", ".join(f"{name} {incident}" for name, incident in fleet.get("broken", {}).items())
+    return f"{len(names)} simulated services ({span}); broken: {broken or 'none'}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +122,19 @@ def main(argv: list[str] | None = None) -> int:
             result = client.break_incident(args.incident, **options)
             opts = ", ".join(f"{k}={v}" for k, v in result.get("options", {}).items() if not isinstance(v, dict))
             print(f"broke {result['incident']}" + (f" ({opts})" if opts else ""))
+        elif args.command == "fleet":
+            result = client.fleet(args.count, args.broken, inventory=args.inventory)
+            fleet = result["fleet"]
+            if fleet["count"]:
+                print(f"fleet: {describe_fleet(fleet)}")
+            else:
+                print(f"fleet removed ({result['removed']} services)" if result.get("removed") else "no fleet")
+            if "inventory" in result:
+                print(f"inventory: {result['inventory']['path']} ({result['inventory']['hosts']} hosts in group "
+                      f"services; ansible-playbook -i {result['inventory']['path']} ...)")
+        elif args.command == "fleet-inventory":
+            written = client.fleet_inventory(args.path)
+            print(f"inventory: {written['path']} ({written['hosts']} hosts in group services)")
         elif args.command == "heal":
             result = client.heal()
             if result.get("changed"):

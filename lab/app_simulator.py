@@ -21,6 +21,8 @@ health endpoint answers:
   role" lines are logged.
 
 Later incidents can still force signals through ``overrides`` (metric name -> value) and ``health_override``.
+The lab's fleet of simulated services (lab/fleet.py) records its rows from this tick and answers its health
+checks under ``/fleet/<name>/v1/health``.
 """
 
 from __future__ import annotations
@@ -181,8 +183,9 @@ def runtime_config_blocker(service: Any, deployment: dict, task_definition: Any)
 
 class AppSimulator:
     def __init__(self, cfg: config.LabConfig, store: MetricStore, ecs: EcsController,
-                 dependencies: Any = None, interval: float = 1.0, db: Any = None) -> None:
+                 dependencies: Any = None, interval: float = 1.0, db: Any = None, fleet: Any = None) -> None:
         self.cfg = cfg
+        self.fleet = fleet  # lab.fleet.Fleet: its rows are recorded from this tick, its health served here
         self.store = store
         self.ecs = ecs
         self.dependencies = dependencies
@@ -313,6 +316,11 @@ class AppSimulator:
         now = time.time() if now is None else now
         with self._lock:
             self._tick_locked(now)
+        if self.fleet is not None:
+            try:
+                self.fleet.tick(now)
+            except Exception:
+                log.exception("fleet tick failed")
         for fn in list(self.on_tick):
             try:
                 fn()
@@ -434,7 +442,13 @@ class AppSimulator:
 
     # --- health endpoint -------------------------------------------------------------------
     def handle_health(self, request: Request) -> Response:
-        if request.path.rstrip("/") not in ("/v1/health", "/health"):
+        path = request.path.rstrip("/")
+        if path.startswith("/fleet/") and self.fleet is not None:  # /fleet/<name>/v1/health
+            name, _sep, rest = path[len("/fleet/"):].partition("/")
+            if "/" + rest in ("/v1/health", "/health"):
+                return self.fleet.health(name)
+            return json_response({"error": "not found"}, 404)
+        if path not in ("/v1/health", "/health"):
             return json_response({"error": "not found"}, 404)
         if self.health_override is not None:
             status, body = self.health_override(self.state)

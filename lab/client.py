@@ -1,4 +1,5 @@
-"""Python API of the lab (used by the CLI and by tests): up(), down(), status(), break_incident(), heal().
+"""Python API of the lab (used by the CLI and by tests): up(), down(), status(), break_incident(), heal(),
+fleet(), fleet_inventory().
 
 All functions read ``SRE_LAB_DIR`` / ``SRE_LAB_PORT_BASE`` like the daemon does. Failures raise
 ``LabError`` whose message is one line and whose ``exit_code`` is what the CLI exits with.
@@ -249,3 +250,25 @@ def heal() -> dict[str, Any]:
     cfg = config.LabConfig.load()
     _require_running(cfg)
     return _request(cfg, "POST", "/heal", {}, timeout=60)
+
+
+def fleet(count: int, broken: int = 0, inventory: str | Path | None = None) -> dict[str, Any]:
+    """Seed (replace) the fleet of ``count`` simulated services, ``broken`` of them broken; 0 removes it.
+    With ``inventory``, also write its Ansible inventory directory there (``result["inventory"]``)."""
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    result = _request(cfg, "POST", "/fleet", {"count": count, "broken": broken}, timeout=60)
+    if inventory is not None:
+        result["inventory"] = fleet_inventory(inventory, result["status"])
+    return result
+
+
+def fleet_inventory(path: str | Path, status_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the Ansible inventory directory of the seeded fleet at ``path`` (see lab/fleet_inventory.py)."""
+    from .fleet_inventory import write_inventory
+
+    if status_data is None:
+        cfg = config.LabConfig.load()
+        _require_running(cfg)
+        status_data = status()
+    return write_inventory(path, status_data)

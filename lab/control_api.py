@@ -1,5 +1,5 @@
 """The daemon's control API (used by lab.client): GET /status, POST /break/<incident>, POST /heal,
-POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
+POST /fleet (``{"count": N, "broken": K}``), POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def make_app(lab: "Lab"):
             if method == "POST" and path == "/heal":
                 result = lab.scenarios.heal()
                 return json_response({**result, "status": lab.status()})
+            if method == "POST" and path == "/fleet":
+                body = request_json(request)
+                if not isinstance(body, dict) or set(body) - {"count", "broken"}:
+                    raise LabError('fleet takes a JSON object {"count": N, "broken": K}', exit_code=2)
+                removed = lab.fleet.describe()["count"] if body.get("count") == 0 else 0
+                fleet = lab.set_fleet(body.get("count"), body.get("broken", 0))
+                return json_response({"fleet": fleet, "removed": removed, "status": lab.status()})
             if method == "POST" and path == "/shutdown":
                 lab.request_shutdown()
                 return json_response({"ok": True, "message": "shutting down"})

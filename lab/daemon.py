@@ -38,6 +38,7 @@ class Lab:
         self.pg = None  # type: ignore[assignment]
         self.appdb = None  # type: ignore[assignment]
         self.scenarios = None  # type: ignore[assignment]
+        self.fleet = None  # type: ignore[assignment]
 
     # --- start -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -101,6 +102,7 @@ class Lab:
         from .app_simulator import AppSimulator
         from .datadog_emulator import DatadogEmulator, MetricStore
         from .dependencies import Dependencies
+        from .fleet import Fleet
         from .http_util import serve
         from .sinks import PagerDutySink, SlackSink
 
@@ -112,7 +114,8 @@ class Lab:
         self._servers.append(serve(self.dependencies.app, self.cfg.port("dependencies"), "dependencies",
                                    self.ports.pop("dependencies")))
         self.appdb = AppDatabase(self.cfg, self.pg)
-        self.app = AppSimulator(self.cfg, self.store, self.ecs, self.dependencies, db=self.appdb)
+        self.fleet = Fleet(self.store, self.cfg.url("health"))
+        self.app = AppSimulator(self.cfg, self.store, self.ecs, self.dependencies, db=self.appdb, fleet=self.fleet)
         self.app.backfill()
         self.app.on_tick.append(self.write_status)
         self.ecs.on_change.append(self.after_change)
@@ -199,6 +202,7 @@ class Lab:
             "feature_flags": {"new_checkout": config.FEATURE_FLAG_NEW_CHECKOUT},
             "ssm": {"feature_flag_new_checkout": config.FEATURE_FLAG_NEW_CHECKOUT,
                     "runtime_config": config.RUNTIME_CONFIG_PARAMETER},
+            "fleet": self.fleet.describe() if self.fleet else {"count": 0, "broken": {}, "services": []},
         }
 
     def write_status(self) -> None:
@@ -213,6 +217,12 @@ class Lab:
             if text != self._last_status_json:
                 config.write_json_atomic(self.cfg.status_file, data)
                 self._last_status_json = text
+
+    def set_fleet(self, count: int, broken: int = 0) -> dict[str, Any]:
+        """Seed (replace) the fleet of simulated services; 0 removes it. Returns the fleet's description."""
+        fleet = self.fleet.seed(count, broken)
+        self.write_status()
+        return fleet
 
     def after_change(self) -> None:
         """Called after every break/heal/topology change: let the app see it at once, persist status."""

@@ -6,6 +6,11 @@
 * ``GET /api/v1/validate`` (AuthenticationApi.validate).
 * ``GET /_lab/events`` / ``DELETE /_lab/events``: what was posted, for tests.
 
+Scopes: the lab's untagged series are Sample Service's. A query whose scope names ``service:<name>`` of the lab's
+fleet (``python -m lab fleet N``) reads that service's series only; ``service:sample-service``, ``{*}`` and any
+other scope read Sample Service's. Unlike Datadog, ``{*}`` does not aggregate the fleet's series in: in the lab
+``{*}`` means "the main service", so everything written against ``{*}`` keeps its meaning.
+
 Auth as Datadog does it: every endpoint needs the right ``DD-API-KEY``; endpoints for which the client sends
 an application key (metric queries, event reads) also need the right ``DD-APPLICATION-KEY``. Otherwise
 403 ``{"errors": ["Forbidden"]}``.
@@ -13,18 +18,23 @@ an application key (metric queries, event reads) also need the right ``DD-APPLIC
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import threading
 import time
+from array import array
 from collections import deque
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from werkzeug.wrappers import Request, Response
 
 from .http_util import json_response, request_json, wsgi
 
 RETENTION_SECONDS = 2 * 3600 + 300
+BATCH_RETENTION_SECONDS = 3600 + 300  # the fleet's series (many services: kept for an hour)
 MAX_POINTS = 300
+MAIN_SERVICE = "sample-service"
 
 QUERY_RE = re.compile(
     r"^\s*(?:(?P<aggr>avg|sum|min|max):)?(?P<metric>[A-Za-z][\w.]*)"
@@ -32,12 +42,76 @@ QUERY_RE = re.compile(
 )
 
 
-class MetricStore:
-    """(ts, value) points per metric, ~2 h kept."""
+def scope_service(scope: str) -> str | None:
+    """The value of the ``service:`` tag of a scope (``service:svc-007,env:prod`` -> ``svc-007``), else None."""
+    for tag in scope.split(","):
+        tag = tag.strip()
+        if tag.startswith("service:"):
+            return tag[len("service:"):].strip() or None
+    return None
 
-    def __init__(self) -> None:
+
+class BatchSeries:
+    """Series of many services recorded together (the lab's fleet), stored compactly: one row per recording
+    with its timestamp, the services' index (shared by every row of one seeding) and one float32 array per
+    metric (NaN: no point), read back at 7 significant digits (the lab records no more).
+    N=200 services x 8 metrics every 2 s for an hour is ~15 MB."""
+
+    def __init__(self, retention: float = BATCH_RETENTION_SECONDS) -> None:
+        self.retention = retention
+        self._times: list[float] = []
+        self._rows: list[tuple[Mapping[str, int], dict[str, array]]] = []
+        self._lock = threading.Lock()
+
+    def record(self, ts: float, index: Mapping[str, int], columns: Mapping[str, Sequence[float]]) -> None:
+        row = (index, {metric: array("f", values) for metric, values in columns.items()})
+        with self._lock:
+            if self._times and ts < self._times[-1]:  # keep the rows sorted (backfill, clock steps)
+                pos = bisect.bisect_right(self._times, ts)
+                self._times.insert(pos, ts)
+                self._rows.insert(pos, row)
+            else:
+                self._times.append(ts)
+                self._rows.append(row)
+            cutoff = self._times[-1] - self.retention
+            if self._times[0] < cutoff - 60:  # trim in chunks, not on every row
+                drop = bisect.bisect_left(self._times, cutoff)
+                del self._times[:drop]
+                del self._rows[:drop]
+
+    def points(self, service: str, metric: str, start: float, end: float) -> list[tuple[float, float]]:
+        with self._lock:
+            lo, hi = bisect.bisect_left(self._times, start), bisect.bisect_right(self._times, end)
+            times, rows = self._times[lo:hi], self._rows[lo:hi]
+        out = []
+        for ts, (index, columns) in zip(times, rows):
+            i, column = index.get(service), columns.get(metric)
+            if i is None or column is None:
+                continue
+            value = column[i]
+            if not math.isnan(value):  # float32 back to the (<= 7 significant digits) value recorded
+                out.append((ts, float(f"{value:.7g}")))
+        return out
+
+    def services(self) -> list[str]:
+        with self._lock:
+            return list(self._rows[-1][0]) if self._rows else []
+
+    def clear(self) -> None:
+        with self._lock:
+            self._times.clear()
+            self._rows.clear()
+
+
+class MetricStore:
+    """(ts, value) points per metric, ~2 h kept: the main service's (Sample Service, untagged), plus the fleet's
+    per-service series (``record_batch``, read through a ``service:<name>`` scope)."""
+
+    def __init__(self, main_service: str = MAIN_SERVICE) -> None:
+        self.main_service = main_service
         self._points: dict[str, deque] = {}
         self._lock = threading.Lock()
+        self.batches = BatchSeries()
 
     def record(self, metric: str, value: float, ts: float | None = None) -> None:
         ts = time.time() if ts is None else ts
@@ -48,12 +122,25 @@ class MetricStore:
             while series and series[0][0] < cutoff:
                 series.popleft()
 
-    def points(self, metric: str, start: float, end: float) -> list[tuple[float, float]]:
+    def record_batch(self, ts: float, index: Mapping[str, int], columns: Mapping[str, Sequence[float]]) -> None:
+        """One point per service and metric: ``columns[metric][index[service]]`` (NaN: no point)."""
+        self.batches.record(ts, index, columns)
+
+    def _is_main(self, scope: str) -> bool:
+        service = scope_service(scope)
+        return service is None or service == self.main_service
+
+    def points(self, metric: str, start: float, end: float, scope: str = "*") -> list[tuple[float, float]]:
+        if not self._is_main(scope):
+            return self.batches.points(scope_service(scope) or "", metric, start, end)
         with self._lock:
             series = list(self._points.get(metric, ()))
         return [(t, v) for t, v in series if start <= t <= end]
 
-    def latest(self, metric: str) -> float | None:
+    def latest(self, metric: str, scope: str = "*") -> float | None:
+        if not self._is_main(scope):
+            points = self.batches.points(scope_service(scope) or "", metric, 0, math.inf)
+            return points[-1][1] if points else None
         with self._lock:
             series = self._points.get(metric)
             return series[-1][1] if series else None
@@ -161,10 +248,10 @@ class DatadogEmulator:
 
     def _series(self, index: int, expression: str, m: re.Match, start: int, end: int) -> dict | None:
         metric, aggr, scope = m.group("metric"), m.group("aggr"), m.group("scope").strip() or "*"
-        points = self.store.points(metric, start, end)
+        points = self.store.points(metric, start, end, scope)
         if not points:
             return None  # Datadog returns no series for a metric without data
-        # ``sum:``/``avg:`` aggregate across sources (the lab has one); over time, points roll up by avg
+        # ``sum:``/``avg:`` aggregate across sources (one per scope in the lab); over time, points roll up by avg
         # unless the query counts (``.as_count()``) or names a rollup (``.rollup(sum, 60)``).
         rest = m.group("rest")
         rollup = re.search(r"\.rollup\(\s*(avg|sum|min|max|count)\s*(?:,\s*(\d+))?\s*\)", rest)

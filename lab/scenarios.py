@@ -283,6 +283,9 @@ class Scenarios:
             if self.active:
                 changes.append(f"scenario cleared: {', '.join(self.active)}")
                 self.active.clear()
+            removed = lab.fleet.remove() if lab.fleet is not None else 0
+            if removed:
+                changes.append(f"fleet: {removed} simulated services removed")
         self.lab.after_change()
         log.info("heal: %s", changes or "nothing to do")
         return {"changed": bool(changes), "changes": changes}
