@@ -3,7 +3,9 @@
 The "by hand" side is what an engineer types from the runbook, in sequence, against the lab: the aws CLI
 (with --endpoint-url), redis-cli, and curl for the health endpoint, the dependencies and Datadog queries.
 Median of 5 runs each, with the lab broken for that incident so both sides diagnose a real outage.
-Prints a budget verdict for redis_down (DESIGN.md's target); exits 0 either way - it measures, it does not gate.
+Then fleet triage: triage.yml --check over 1, 10 and 50 lab services, and the marginal cost per service.
+Prints budget verdicts (redis_down --check <= 3 s, fleet <= 0.15 s per service); exits 0 either way - it
+measures, it does not gate. `make bench ARGS=fleet` (or an incident name) runs one part.
 """
 
 import os
@@ -11,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -103,6 +106,29 @@ def runbook_commands(status, aws_cli, incident):
     ]
 
 
+FLEET_SIZES = (1, 10, 50)
+FLEET_BUDGET_SECONDS = 0.15
+
+
+def fleet(env):
+    """triage.yml --check over 1, 10 and 50 lab services (a tenth broken); the marginal cost per service."""
+    medians = {}
+    with tempfile.TemporaryDirectory(prefix="sre-fleet-") as tmp:
+        for size in FLEET_SIZES:
+            inventory = os.path.join(tmp, "fleet-%d" % size)
+            lab.fleet(size, broken=size // 10, inventory=inventory)
+            command = [[os.path.join(BIN, "ansible-playbook"), "-i", inventory, "playbooks/triage.yml", "--check"]]
+            runs = [timed(command, env) for _run in range(RUNS)]
+            medians[size] = statistics.median(runs)
+            print("  fleet %-10d triage --check %5.2f s (runs %s)" % (size, medians[size], " ".join("%.2f" % t for t in runs)))
+    lab.fleet(0)
+    small, large = FLEET_SIZES[0], FLEET_SIZES[-1]
+    marginal = (medians[large] - medians[small]) / (large - small)
+    verdict = "within" if marginal <= FLEET_BUDGET_SECONDS else "OVER"
+    print("  fleet marginal cost %.3f s per service (%d -> %d services); budget %.2f s: %s" % (
+        marginal, small, large, FLEET_BUDGET_SECONDS, verdict))
+
+
 def main():
     status = lab.status()
     aws_cli = os.path.join(BIN, "aws") if os.path.exists(os.path.join(BIN, "aws")) else shutil.which("aws")
@@ -113,7 +139,12 @@ def main():
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                AWS_ACCESS_KEY_ID=status["aws"]["access_key_id"], AWS_SECRET_ACCESS_KEY=status["aws"]["secret_access_key"],
                AWS_DEFAULT_REGION=status["aws"]["region"], REDISCLI_AUTH=status["redis"]["password"])
-    selected = sys.argv[1:] or INCIDENTS
+    selected = sys.argv[1:] or INCIDENTS + ("fleet",)
+    if "fleet" in selected:
+        print("Fleet triage wall time on the lab, median of %d runs:" % RUNS)
+        lab.heal()
+        fleet(env)
+        selected = [name for name in selected if name != "fleet"]
     print("Diagnosis wall time on the lab, median of %d runs (playbook --check | runbook commands by hand):" % RUNS)
     for incident in selected:
         lab.heal()
