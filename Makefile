@@ -8,14 +8,10 @@ BIN := $(VENV)/bin
 LAB := $(BIN)/python -m lab
 PLAYBOOK := $(BIN)/ansible-playbook
 
-.PHONY: venv test-collections lab-up lab-down lab-status demo test unit lab-test integration lint sanity build-test bench clean
+.PHONY: venv lab-up lab-down lab-status demo test unit lab-test integration lint sanity build-test bench clean
 
 venv:
 	@bash scripts/bootstrap.sh $(PYTHON) $(VENV)
-
-# awx.awx for the AWX config playbook's lint and tests only (from PyPI's ansible package; git-ignored).
-test-collections: venv
-	@bash scripts/fetch_test_collections.sh
 
 lab-up: venv
 	@$(LAB) up
@@ -41,7 +37,7 @@ demo: lab-up
 	@$(LAB) heal >/dev/null
 	@echo "==> Demo done; the lab is still up (make lab-down stops it)"
 
-unit: venv test-collections
+unit: venv
 	@$(BIN)/python -m pytest -q tests/unit
 
 lab-test: lab-up
@@ -50,7 +46,7 @@ lab-test: lab-up
 integration: lab-up
 	@$(BIN)/python -m pytest -q tests/integration
 
-lint: venv test-collections
+lint: venv
 	@bash scripts/lint.sh
 
 sanity: venv
@@ -59,7 +55,7 @@ sanity: venv
 build-test: venv
 	@bash scripts/build_and_install_test.sh
 
-test: lab-up test-collections
+test: lab-up
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
 	@bash scripts/lint.sh
 	@bash scripts/build_and_install_test.sh
