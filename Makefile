@@ -8,10 +8,14 @@ BIN := $(VENV)/bin
 LAB := $(BIN)/python -m lab
 PLAYBOOK := $(BIN)/ansible-playbook
 
-.PHONY: venv lab-up lab-down lab-status demo test unit lab-test integration lint sanity build-test bench clean
+.PHONY: venv test-collections lab-up lab-down lab-status demo test unit lab-test integration lint sanity build-test bench clean
 
 venv:
 	@bash scripts/bootstrap.sh $(PYTHON) $(VENV)
+
+# awx.awx for the AWX config playbook's lint and tests only (from PyPI's ansible package; git-ignored).
+test-collections: venv
+	@bash scripts/fetch_test_collections.sh
 
 lab-up: venv
 	@$(LAB) up
@@ -37,7 +41,7 @@ demo: lab-up
 	@$(LAB) heal >/dev/null
 	@echo "==> Demo done; the lab is still up (make lab-down stops it)"
 
-unit: venv
+unit: venv test-collections
 	@$(BIN)/python -m pytest -q tests/unit
 
 lab-test: lab-up
@@ -46,7 +50,7 @@ lab-test: lab-up
 integration: lab-up
 	@$(BIN)/python -m pytest -q tests/integration
 
-lint: venv
+lint: venv test-collections
 	@bash scripts/lint.sh
 
 sanity: venv
@@ -55,7 +59,7 @@ sanity: venv
 build-test: venv
 	@bash scripts/build_and_install_test.sh
 
-test: lab-up
+test: lab-up test-collections
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
 	@bash scripts/lint.sh
 	@bash scripts/build_and_install_test.sh
