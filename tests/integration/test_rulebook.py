@@ -55,14 +55,17 @@ class Rulebook:
         self.vars_file.write_text(yaml.safe_dump(variables))
         self.log = workdir / "ansible-rulebook.log"
         self.process = None
-        self.started = None
 
     def start(self, timeout=60):
         command = [os.path.join(BIN, "ansible-rulebook"), "-r", "rulebooks/alerts.yml", "--vars", str(self.vars_file),
                    "-i", "inventories/lab"]
-        self.started = time.monotonic()
+        from lab import config
+
+        # ansible-rulebook copies the inventory into each run's private data dir, where the lab inventory can no
+        # longer find <repo>/.lab next to itself: name the lab's state dir (as docs/event-driven.md says).
+        env = ansible_env(SRE_LAB_DIR=str(config.state_dir()))
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=ansible_env(), stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         pending = set(self.ports.values())
