@@ -174,7 +174,7 @@ class Fleet:
         dt = self.interval
         base_requests, spread = REQUESTS_PER_SECOND * dt, 25 * dt
         pool_available = DEFAULT_POOL_SIZE - BASELINE_DB_DEMAND
-        requests, errors, success, active, affected, hit, pool, memory = ([0.0] * n for _ in range(8))
+        requests, errors, success, active, affected, hit, pool, memory = ([0.0] * n for _column in range(8))
         for i, p in enumerate(profiles):
             req = round(base_requests + (2 * rand() - 1) * spread)
             if p.down:
@@ -189,8 +189,8 @@ class Fleet:
             hit[i] = 0.0 if p.cache_down else round(0.93 + (2 * rand() - 1) * 0.004, 4)
             pool[i] = 0.0 if p.pool_exhausted else float(pool_available + int(rand() * 3) - 1)
             memory[i] = NAN if p.down else round(p.memory_pct + rand() - 0.5, 2)
-        self.store.record_batch(ts, self._index, dict(zip(METRICS, (requests, errors, success, active, affected,
-                                                                      hit, pool, memory))))
+        columns = (requests, errors, success, active, affected, hit, pool, memory)
+        self.store.record_batch(ts, self._index, dict(zip(METRICS, columns)))
 
     # --- status and health -----------------------------------------------------------------
     def service_health_url(self, name: str) -> str:
