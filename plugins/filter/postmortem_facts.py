@@ -104,9 +104,10 @@ def _timeline(record, timeline):
     for action in record.get("actions") or []:
         if action.get("verified"):
             add(action.get("at"), "Service recovering after option %s, verification passed" % action.get("option"))
-    if record.get("resolved_at"):
-        add(record.get("resolved_at"), "Service fully recovered, incident closed")
     entries.sort(key=lambda entry: entry[0])
+    resolved = to_epoch(record.get("resolved_at"))
+    if resolved is not None:  # the closing line, even when the record's whole seconds put it before the last step
+        entries.append((max([resolved] + [epoch for epoch, _text in entries]), "Service fully recovered, incident closed"))
     return ["%s - %s" % (_hhmm(epoch), " ".join(str(text).split())) for epoch, text in entries]
 
 
