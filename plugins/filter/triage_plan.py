@@ -57,6 +57,12 @@ options:
     description: all_users_percent, major_percent, impact_floor_percent for the severity decision.
     type: dict
     default: {}
+  hosts:
+    description:
+      - Decide for all these services at once; the input then holds C(metrics) keyed C(<host>|<name>) and C(health)
+        (service to HTTP status or null), and the result is a dict of service to its result.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -107,8 +113,17 @@ def affected(metrics, numerator="affected_users", denominator="active_users"):
 
 
 def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=0.05, host=None,
-                affected_numerator="affected_users", affected_denominator="active_users", levels=None, severity_options=None):
+                affected_numerator="affected_users", affected_denominator="active_users", levels=None, severity_options=None,
+                hosts=None):
     evidence = evidence or {}
+    options = dict(error_rate_percent=error_rate_percent, memory_percent=memory_percent, hit_rate_min=hit_rate_min,
+                   affected_numerator=affected_numerator, affected_denominator=affected_denominator, levels=levels,
+                   severity_options=severity_options)
+    if hosts is not None:
+        # A whole fleet in one call: evidence holds "metrics" keyed <host>|<name> and "health" (host -> status).
+        health = evidence.get("health") or {}
+        return {name: triage_plan({"metrics": evidence.get("metrics"), "health_status": health.get(name)}, host=name, **options)
+                for name in hosts}
     metrics = evidence.get("metrics") or {}
     if host is not None:
         metrics = host_metrics(metrics, host)

@@ -60,3 +60,10 @@ def test_fleet_metrics_are_read_per_service_and_affected_share_computed():
 def test_a_percentage_metric_wins_and_no_data_is_none():
     assert triage_plan({"metrics": {"affected_percent": 62.46, "affected_users": 1.0, "active_users": 10.0}})["affected_percent"] == 62.5
     assert triage_plan({"metrics": {"active_users": 0.0, "affected_users": 0.0}})["affected_percent"] is None
+
+
+def test_a_whole_fleet_in_one_call():
+    metrics = {"svc-001|pool_available": 14.0, "svc-002|pool_available": 0.0}
+    result = triage_plan({"metrics": metrics, "health": {"svc-001": 200, "svc-002": 200}}, hosts=["svc-001", "svc-002", "svc-003"])
+    assert result["svc-001"]["incident"] == "none" and result["svc-002"]["incident"] == "db_pool_exhausted"
+    assert result["svc-003"]["incident"] == "service_down", "no health answer means down"
