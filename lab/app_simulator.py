@@ -454,16 +454,21 @@ class AppSimulator:
             status, body = self.health_override(self.state)
             return json_response(body, status)
         state = self.state
-        if state.running_tasks <= 0:  # the load balancer has no healthy target
-            return Response(BAD_GATEWAY, status=502, mimetype="text/html", headers={"Server": "awselb/2.0"})
-        checks = {}
-        if state.cache_enabled and not state.redis_ok:
-            checks["redis"] = "down"
-        if state.pool_exhausted:
-            checks["database"] = "pool exhausted"
-        if checks:
-            return json_response({"status": "degraded", "checks": checks}, 200)
-        return json_response({"status": "ok"}, 200)
+        return health_response(state.running_tasks <= 0, state.cache_enabled and not state.redis_ok, state.pool_exhausted)
+
+
+def health_response(down: bool, cache_down: bool, pool_exhausted: bool) -> Response:
+    """What the service's health endpoint answers: 502 from the load balancer with no task, else its checks."""
+    if down:  # the load balancer has no healthy target
+        return Response(BAD_GATEWAY, status=502, mimetype="text/html", headers={"Server": "awselb/2.0"})
+    checks = {}
+    if cache_down:
+        checks["redis"] = "down"
+    if pool_exhausted:
+        checks["database"] = "pool exhausted"
+    if checks:
+        return json_response({"status": "degraded", "checks": checks}, 200)
+    return json_response({"status": "ok"}, 200)
 
 
 def request_line(rng: random.Random, cached: bool = True) -> dict[str, Any]:

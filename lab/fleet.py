@@ -29,9 +29,8 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from .app_simulator import (BAD_GATEWAY, BASE_ERROR_RATE, BASELINE_DB_DEMAND, DEFAULT_POOL_SIZE,
-                            NEW_CHECKOUT_ERROR_RATE, POOL_EXHAUSTED_ERROR_RATE, REQUESTS_PER_SECOND, AppState,
-                            affected_share)
+from .app_simulator import (BASE_ERROR_RATE, BASELINE_DB_DEMAND, DEFAULT_POOL_SIZE, NEW_CHECKOUT_ERROR_RATE,
+                            POOL_EXHAUSTED_ERROR_RATE, REQUESTS_PER_SECOND, AppState, affected_share, health_response)
 from .datadog_emulator import MetricStore
 from .http_util import json_response
 from .scenarios import LabError
@@ -205,13 +204,4 @@ class Fleet:
         profile = self._by_name.get(name)
         if profile is None:
             return json_response({"error": f"no fleet service {name!r}"}, 404)
-        if profile.down:
-            return Response(BAD_GATEWAY, status=502, mimetype="text/html", headers={"Server": "awselb/2.0"})
-        checks = {}
-        if profile.cache_down:
-            checks["redis"] = "down"
-        if profile.pool_exhausted:
-            checks["database"] = "pool exhausted"
-        if checks:
-            return json_response({"status": "degraded", "checks": checks}, 200)
-        return json_response({"status": "ok"}, 200)
+        return health_response(profile.down, profile.cache_down, profile.pool_exhausted)
