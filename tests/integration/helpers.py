@@ -139,3 +139,10 @@ def clear_sinks(status):
 
 def incident_dirs(store):
     return sorted(path for path in store.iterdir() if path.is_dir()) if store.exists() else []
+
+
+def lab_secrets(status):
+    """Every credential the lab hands out; no playbook output, record or timeline may contain any of them."""
+    passwords = [status["postgres"][name].split("@")[0].rsplit(":", 1)[-1] for name in ("admin_dsn", "app_dsn", "automation_dsn")]
+    return passwords + [status["redis"]["password"], status["datadog"]["api_key"], status["datadog"]["app_key"],
+                        status["slack"]["token"], status["pagerduty"]["routing_key"]]

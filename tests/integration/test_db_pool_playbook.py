@@ -10,7 +10,7 @@ import time
 import psycopg
 import pytest
 
-from helpers import container_environment, ecs_service, ecs_snapshot, output, recap_counts, run_playbook
+from helpers import container_environment, ecs_service, ecs_snapshot, lab_secrets, output, recap_counts, run_playbook
 
 LEAKED_APP = "sample-service"  # the application_name of the sessions the lab's break leaks
 
@@ -40,12 +40,6 @@ def app_can_connect(status):
     except psycopg.OperationalError as exc:
         assert "too many connections" in str(exc), exc
         return False
-
-
-def secrets(status):
-    pg = status["postgres"]
-    return [value for value in (pg.get("automation_password"), status["datadog"]["api_key"], status["datadog"]["app_key"])
-            if value] + [pg["automation_dsn"].split("@")[0].split(":")[-1]]
 
 
 class Bystanders:
@@ -118,7 +112,7 @@ def test_check_reports_usage_states_long_queries_and_pids_and_changes_nothing(he
     for pid in bystanders.pids:
         assert "Would end pid %d " % pid not in text
     assert "Review slow queries and add indexes" in text
-    assert not [secret for secret in secrets(healed_lab) if secret in text]
+    assert not [secret for secret in lab_secrets(healed_lab) if secret in text]
     assert sessions(healed_lab).keys() == before_sessions.keys()
     assert ecs_snapshot(healed_lab) == before_ecs
     print("db_pool_exhausted --check took %.2f s" % seconds)
@@ -143,7 +137,7 @@ def test_fix_ends_exactly_the_stale_app_sessions_verifies_and_rerun_ends_nothing
     assert app_can_connect(healed_lab)
     assert "Database Connection Pool Exhausted - verified after option kill_idle+kill_long_running" in text
     assert ecs_snapshot(healed_lab)["task_definitions"] == before_ecs["task_definitions"]
-    assert not [secret for secret in secrets(healed_lab) if secret in text]
+    assert not [secret for secret in lab_secrets(healed_lab) if secret in text]
 
     still = sessions(healed_lab)
     rerun, _seconds = run_playbook("db_pool_exhausted.yml")

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from helpers import adhoc, clear_sinks, incident_dirs, output, run_playbook, sink
+from helpers import adhoc, clear_sinks, incident_dirs, lab_secrets, output, run_playbook, sink
 
 ONCALL = {"SRE_INCIDENT_USER": "jane-oncall"}
 HEADINGS = ["Summary", "Impact", "Root Cause", "Detection", "Response", "Resolution", "Prevention"]
@@ -28,11 +28,6 @@ def store(healed_lab):
 
 def posts(status):
     return [r["body"] for r in sink(status, "slack") if r.get("method") == "chat.postMessage"]
-
-
-def secrets(status):
-    return [status["slack"]["token"], status["pagerduty"]["routing_key"], status["datadog"]["api_key"],
-            status["datadog"]["app_key"], status["postgres"]["automation_dsn"].split("@")[0].split(":")[-1]]
 
 
 def timeline(path):
@@ -109,7 +104,7 @@ def test_triage_fix_and_postmortem_tell_the_story(healed_lab, lab_control, store
     assert re.search(r"^\d\d:\d\d - On-call acknowledged \(jane-oncall\)", rendered, re.M)
     assert re.search(r"^\d\d:\d\d - Service fully recovered, incident closed", rendered, re.M)
     everything = text + output(triage) + output(review) + "".join(p.read_text() for p in incident.iterdir())
-    assert not [secret for secret in secrets(healed_lab) if secret in everything]
+    assert not [secret for secret in lab_secrets(healed_lab) if secret in everything]
 
 
 def test_check_mode_prints_the_messages_and_sends_and_writes_nothing(healed_lab, lab_control, store):

@@ -2,11 +2,7 @@
 
 import redis
 
-from helpers import container_environment, output, recap_counts, run_playbook, snapshot
-
-
-def secrets(status):
-    return [status["redis"]["password"], status["datadog"]["api_key"], status["datadog"]["app_key"]]
+from helpers import container_environment, lab_secrets, output, recap_counts, run_playbook, snapshot
 
 
 def ping_endpoint(status):
@@ -29,7 +25,7 @@ def test_check_mode_diagnoses_plans_and_changes_nothing(healed_lab, lab_control)
     assert "PING 127.0.0.1:%s failed" % healed_lab["redis"]["port"] in text
     assert "ECONNREFUSED" in text
     assert "Would take option failover" in text
-    assert not [secret for secret in secrets(healed_lab) if secret in text]
+    assert not [secret for secret in lab_secrets(healed_lab) if secret in text]
     assert snapshot(healed_lab) == before
     print("redis_down --check took %.2f s" % seconds)
 
@@ -50,7 +46,7 @@ def test_fix_fails_over_verifies_and_second_run_changes_nothing(healed_lab, lab_
     primary_after = [m for m in after["group"]["members"] if m[1] == "primary"][0][0]
     assert primary_after != primary_before
     assert after["task_definitions"] == before["task_definitions"]
-    assert not [secret for secret in secrets(healed_lab) if secret in text]
+    assert not [secret for secret in lab_secrets(healed_lab) if secret in text]
 
     rerun, _seconds = run_playbook("redis_down.yml")
     assert rerun.returncode == 0, output(rerun)
