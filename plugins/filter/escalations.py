@@ -48,7 +48,7 @@ options:
 EXAMPLES = r"""
 - name: Evaluate the escalation rules
   ansible.builtin.set_fact:
-    incident_escalate: "{{ incident_record_result.record | sre.incident.escalations(incident_escalation_rules, incident_escalation_contacts) }}"
+    incident_escalate: "{{ incident_current | sre.incident.escalations(incident_escalation_rules, incident_escalation_contacts) }}"
 """
 
 RETURN = r"""

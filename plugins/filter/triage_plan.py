@@ -60,7 +60,8 @@ options:
   hosts:
     description:
       - Decide for all these services at once; the input then holds C(metrics) keyed C(<host>|<name>) and C(health)
-        (service to HTTP status or null), and the result is a dict of service to its result.
+        (service to HTTP status, or to its M(sre.incident.http_probe) endpoint result), and the result is a dict of
+        service to its result.
     type: list
     elements: str
 """
@@ -97,6 +98,11 @@ def error_rate(metrics, key="latest"):
     return round(100.0 * errors / requests, 2)
 
 
+def _status(answer):
+    """An HTTP status, given as a number or as an http_probe endpoint result."""
+    return answer.get("status") if isinstance(answer, dict) else answer
+
+
 def host_metrics(metrics, host):
     """The metrics of one service out of a fleet-wide dict keyed <host>|<name>."""
     prefix = "%s|" % host
@@ -122,7 +128,7 @@ def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=
     if hosts is not None:
         # A whole fleet in one call: evidence holds "metrics" keyed <host>|<name> and "health" (host -> status).
         health = evidence.get("health") or {}
-        return {name: triage_plan({"metrics": evidence.get("metrics"), "health_status": health.get(name)}, host=name, **options)
+        return {name: triage_plan({"metrics": evidence.get("metrics"), "health_status": _status(health.get(name))}, host=name, **options)
                 for name in hosts}
     metrics = evidence.get("metrics") or {}
     if host is not None:

@@ -67,3 +67,10 @@ def test_a_whole_fleet_in_one_call():
     result = triage_plan({"metrics": metrics, "health": {"svc-001": 200, "svc-002": 200}}, hosts=["svc-001", "svc-002", "svc-003"])
     assert result["svc-001"]["incident"] == "none" and result["svc-002"]["incident"] == "db_pool_exhausted"
     assert result["svc-003"]["incident"] == "service_down", "no health answer means down"
+
+
+def test_fleet_health_may_be_the_probe_results():
+    result = triage_plan({"metrics": {}, "health": {"svc-001": {"status": 502, "healthy": False}, "svc-002": {"status": 200}}},
+                         hosts=["svc-001", "svc-002"])
+    assert result["svc-001"]["health_status"] == 502 and result["svc-001"]["incident"] == "service_down"
+    assert result["svc-002"]["health_status"] == 200 and result["svc-002"]["incident"] == "none"
