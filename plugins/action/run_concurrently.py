@@ -11,6 +11,7 @@ module_defaults keyed by a step's module name, apply to the steps as they would 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible.module_utils.common.parameters import remove_values
+from ansible_collections.sre.incident.plugins.module_utils.in_process import load, run_step, share_out, short_name
 
 COLLECTION = "sre.incident"
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
@@ -49,7 +52,7 @@ class ActionModule(ActionBase):
     while a step's module process runs, which is the part worth overlapping."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("steps", "max_workers"))
+    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "processes"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,9 +73,12 @@ class ActionModule(ActionBase):
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=dict(
             steps=dict(type="list", elements="dict", required=True, options=STEP_SPEC),
-            max_workers=dict(type="int", default=4),
+            max_workers=dict(type="int", default=8),
+            known_results=dict(type="dict", default={}),
+            processes=dict(type="int", default=2),
         ))
         steps = args["steps"]
+        known = args["known_results"]
         ids = [step["id"] for step in steps]
         if len(set(ids)) != len(ids):
             raise AnsibleActionFail("steps: every id must be unique (got %s)" % ", ".join(ids))
@@ -82,13 +88,29 @@ class ActionModule(ActionBase):
 
         groups = _action_groups()
         omit = (task_vars or {}).get("omit")
-        calls = [(step, self._with_defaults(step["module"], step["args"], groups, omit)) for step in steps]
+        calls = [(step, self._with_defaults(step["module"], step["args"], groups, omit) if step["id"] not in known else None)
+                 for step in steps]
+
+        # This collection's read modules run together in one module process (module_utils/steps); any other
+        # module runs in its own, as a task would.
+        to_run = [(step, module_args) for step, module_args in calls if step["id"] not in known]
+        together = [(step, module_args) for step, module_args in to_run if short_name(step["module"])]
+        apart = [(step, module_args) for step, module_args in to_run if not short_name(step["module"])]
+        jobs = [lambda call=call: {call[0]["id"]: self._run_step(call[0], call[1], task_vars)} for call in apart]
+        if together and self._runs_here(task_vars):
+            jobs.insert(0, lambda: self._run_here(together, args["max_workers"]))
+        elif together:
+            for group in share_out([short_name(step["module"]) for step, _args in together], args["processes"]):
+                jobs.insert(0, lambda group=group: self._run_together([together[index] for index in group], args["max_workers"], task_vars))
 
         # Threads share this action's connection; that is only safe when modules are piped to the
-        # interpreter (no remote temp directory to share). Otherwise run the steps one after another.
+        # interpreter (no remote temp directory to share). Otherwise run the jobs one after another.
         workers = args["max_workers"] if self._is_pipelining_enabled("new") else 1
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls)))) as pool:
-            answers = list(pool.map(lambda call: self._run_step(call[0], call[1], task_vars), calls))
+        answered = dict((step["id"], dict(known[step["id"]], _step_seconds=0.0)) for step in steps if step["id"] in known)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1))) as pool:
+            for answer in pool.map(lambda job: job(), jobs):
+                answered.update(answer)
+        answers = [answered[step["id"]] for step, _args in calls]
 
         result["by_id"] = {step["id"]: answer for (step, _args), answer in zip(calls, answers)}
         result["steps"] = [{"id": step["id"], "name": step["name"], "failed": bool(answer.get("failed")),
@@ -114,6 +136,40 @@ class ActionModule(ActionBase):
         merged = self._templar.template(merged) if merged else {}
         merged.update(step_args)
         return {key: value for key, value in merged.items() if value != omit}
+
+    def _runs_here(self, task_vars):
+        """Whether a module run for this host would happen on this machine with this very Python: a local
+        connection and ansible_python_interpreter == ansible_playbook_python (the project's inventories say so).
+        Then the steps' code can run right here instead of in a new Python process that imports it all again."""
+        if getattr(self._connection, "transport", None) != "local" or self._task.delegate_to:
+            return False
+        interpreter = self._templar.template((task_vars or {}).get("ansible_python_interpreter") or "")
+        return bool(interpreter) and os.path.abspath(str(interpreter)) == os.path.abspath(sys.executable)
+
+    def _run_here(self, calls, max_workers):
+        """{id: answer} for steps run in threads of this (worker) process, with the module's own code and checks."""
+        with self._controller_lock:  # imports and argument checks; the reads themselves overlap
+            loaded = [load(short_name(step["module"])) for step, _args in calls]
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(calls)))) as pool:
+            answers = list(pool.map(lambda pair: run_step(pair[0][0]["module"], pair[1], pair[0][1], self._task.check_mode),
+                                    zip(calls, loaded)))
+        secrets = set()
+        for _result, no_log_values, _seconds in answers:
+            secrets.update(no_log_values)
+        return dict((step["id"], dict(remove_values(result, secrets), _step_seconds=seconds))
+                    for (step, _args), (result, _no_log_values, seconds) in zip(calls, answers))
+
+    def _run_together(self, calls, max_workers, task_vars):
+        """{id: answer} for steps run in threads of one sre.incident.run_concurrently module process."""
+        module_args = dict(max_workers=max_workers, steps=[dict(id=step["id"], name=step["name"], module=step["module"],
+                                                                args=step_args) for step, step_args in calls])
+        joint = self._run_step(dict(id="together", module="%s.run_concurrently" % COLLECTION), module_args, task_vars)
+        by_id, seconds = joint.get("by_id") or {}, joint.get("seconds") or {}
+        answers = {}
+        for step, _args in calls:
+            answer = by_id.get(step["id"]) or {"failed": True, "msg": joint.get("msg") or "no answer"}
+            answers[step["id"]] = dict(answer, _step_seconds=seconds.get(step["id"], joint["_step_seconds"]))
+        return answers
 
     def _run_step(self, step, module_args, task_vars):
         started = time.monotonic()

@@ -79,70 +79,12 @@ window:
   type: dict
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, client, fail, is_not_found
-from ansible_collections.sre.incident.plugins.module_utils.common import module_duration, utc_iso
-
-BACKEND = "CloudWatch Logs"
+from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_search as step
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=aws_argument_spec(
-            log_group=dict(type="str", required=True),
-            filter_pattern=dict(type="str", default=""),
-            since=dict(type="raw", default="10m"),
-            since_epoch=dict(type="float"),
-            log_stream_prefix=dict(type="str"),
-            limit=dict(type="int", default=100),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if params["limit"] < 1:
-        module.fail_json(msg="option limit: must be at least 1")
-    end = time.time()
-    start = params["since_epoch"] if params["since_epoch"] is not None else end - module_duration(module, "since")
-    window = {"start": utc_iso(start), "end": utc_iso(end), "start_epoch": start, "end_epoch": end,
-              "seconds": round(max(0.0, end - start), 3)}
-    if start >= end:
-        # A window that has not begun yet (e.g. "since the fix" a moment after it) holds no events.
-        module.exit_json(changed=False, events=[], count=0, truncated=False, window=window)
-    api = client(module, "logs")
-    request = dict(logGroupName=params["log_group"], startTime=int(start * 1000), endTime=int(end * 1000) + 1,
-                   limit=min(params["limit"], 10000))
-    if params["filter_pattern"]:
-        request["filterPattern"] = params["filter_pattern"]
-    if params["log_stream_prefix"]:
-        request["logStreamNamePrefix"] = params["log_stream_prefix"]
-
-    events, truncated = [], False
-    try:
-        while True:
-            page = api.filter_log_events(**request)
-            events.extend(page.get("events", []))
-            if len(events) >= params["limit"]:
-                truncated = len(events) > params["limit"] or bool(page.get("nextToken"))
-                break
-            if not page.get("nextToken") or page["nextToken"] == request.get("nextToken"):
-                break
-            request["nextToken"] = page["nextToken"]
-    except Exception as exc:  # noqa: BLE001
-        if is_not_found(exc, "ResourceNotFoundException"):
-            module.fail_json(msg="%s: log group %s not found - check log_group and region" % (BACKEND, params["log_group"]))
-        fail(module, exc, BACKEND, "filter_log_events")
-
-    events = sorted(events, key=lambda event: event.get("timestamp", 0))[:params["limit"]]
-    module.exit_json(
-        changed=False,
-        events=[{"timestamp": utc_iso(event["timestamp"] / 1000.0), "log_stream": event.get("logStreamName"),
-                 "message": event.get("message", "").rstrip("\n")} for event in events],
-        count=len(events),
-        truncated=truncated,
-        window=window,
-    )
+    step.run(AnsibleModule(**step.SPEC))
 
 
 if __name__ == "__main__":

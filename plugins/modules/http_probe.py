@@ -65,54 +65,12 @@ unhealthy:
   elements: str
 """
 
-import time
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-
-
-def check(url, params):
-    started = time.perf_counter()
-    outcome = dict(url=url, status=None, healthy=False, latency_ms=None, error=None, body="")
-    try:
-        response = open_url(url, method="GET", timeout=params["timeout"], validate_certs=params["validate_certs"],
-                            follow_redirects="safe")
-        outcome["status"], body = response.getcode(), response.read(200)
-    except HTTPError as exc:
-        outcome["status"], body = exc.code, exc.read(200) if hasattr(exc, "read") else b""
-    except Exception as exc:  # noqa: BLE001 - an unreachable dependency is the finding
-        outcome["error"] = "%s: %s" % (type(exc).__name__, exc)
-        body = b""
-    outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    outcome["body"] = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    outcome["healthy"] = outcome["status"] in params["healthy_status"]
-    return outcome
+from ansible_collections.sre.incident.plugins.module_utils.steps import http_probe as step
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            urls=dict(type="dict", required=True),
-            healthy_status=dict(type="list", elements="int", default=[200, 204]),
-            timeout=dict(type="float", default=5),
-            validate_certs=dict(type="bool", default=True),
-            require_healthy=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    urls = module.params["urls"]
-    if not urls:
-        module.exit_json(changed=False, endpoints={}, unhealthy=[])
-    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
-        results = dict(zip(urls, pool.map(lambda url: check(url, module.params), urls.values())))
-    unhealthy = sorted(name for name, outcome in results.items() if not outcome["healthy"])
-    if unhealthy and module.params["require_healthy"]:
-        module.fail_json(msg="HTTP: not healthy: %s" % ", ".join(
-            "%s (%s)" % (name, results[name]["status"] or results[name]["error"]) for name in unhealthy),
-            endpoints=results, unhealthy=unhealthy)
-    module.exit_json(changed=False, endpoints=results, unhealthy=unhealthy)
+    step.run(AnsibleModule(**step.SPEC))
 
 
 if __name__ == "__main__":

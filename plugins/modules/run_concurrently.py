@@ -12,11 +12,15 @@ version_added: 0.1.0
 description:
   - Runs several modules at once and returns each one's result by id, so a diagnosis that reads
     ElastiCache, Redis, Datadog and CloudWatch Logs takes as long as the slowest read rather than their sum.
-  - Each step runs exactly as a task would (same check mode, interpreter and no_log handling), and the
-    collection's C(module_defaults) action groups (C(group/sre.incident.aws), ...) apply to the steps.
-  - Meant for reads. Steps run concurrently only when pipelining is enabled (the project's ansible.cfg enables
-    it); otherwise they run one after another.
-  - This is an action plugin; it runs on the controller.
+  - Steps that use this collection's read modules (the C(*_info), C(*_probe), C(*_query) and C(*_search) modules)
+    run together in threads of B(one) module process, which starts Python and loads each client library once
+    instead of once per step. Each such step's arguments are checked against its module's own argument spec
+    (types, defaults, required options, no_log), and its answer is exactly the module's.
+  - Any other module (for example C(ansible.builtin.uri)) runs as a task would, in its own process, at the same
+    time as the others when pipelining is enabled (the project's ansible.cfg enables it).
+  - The same check mode applies to every step, and the collection's C(module_defaults) action groups
+    (C(group/sre.incident.aws), ...) apply to the steps.
+  - Meant for reads.
 author:
   - sre.incident maintainers (@sre-incident)
 options:
@@ -48,11 +52,18 @@ options:
   max_workers:
     description: Most steps running at the same time.
     type: int
-    default: 4
+    default: 8
+  known_results:
+    description:
+      - Results of steps already read, by step id (for example read together with the triage's own reads, see
+        the P(sre.incident.triage#role) role's C(triage_also_read)). Those steps are not run again; their results,
+        failed or not, count as if they had just been read.
+    type: dict
+    default: {}
 attributes:
   action:
     support: full
-    description: Runs on the controller as an action plugin.
+    description: An action plugin prepares the steps on the controller and runs the module for the in-process steps.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -98,3 +109,56 @@ msg:
   returned: always
   type: str
 """
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, load, run_step, short_name
+
+
+class StepsModule(AnsibleModule):
+    def _log_invocation(self):
+        """Put off until every step's no_log values are known (each step's own spec says which of its args are secret)."""
+
+
+def main():
+    module = StepsModule(
+        argument_spec=dict(
+            steps=dict(type="list", elements="dict", required=True, options=dict(
+                id=dict(type="str", required=True),
+                name=dict(type="str", required=True),
+                module=dict(type="str", required=True),
+                args=dict(type="dict", default={}),
+            )),
+            max_workers=dict(type="int", default=8),
+            known_results=dict(type="dict", default={}),
+        ),
+        supports_check_mode=True,
+    )
+    known = module.params["known_results"]
+    steps = [step for step in module.params["steps"] if step["id"] not in known]
+    others = sorted(set(step["module"] for step in steps if not short_name(step["module"])))
+    if others:
+        module.fail_json(msg="run_concurrently: only these modules run in one process: %s (got %s); the action plugin "
+                         "runs any other module in its own" % (", ".join("sre.incident." + name for name in sorted(IN_PROCESS)),
+                                                               ", ".join(others)))
+    # Imported one after another here: each pulls in its client library, and imports do not overlap usefully.
+    loaded = [load(short_name(step["module"])) for step in steps]
+    with ThreadPoolExecutor(max_workers=max(1, min(module.params["max_workers"], len(steps)))) as pool:
+        answers = list(pool.map(lambda pair: run_step(pair[0]["module"], pair[1], pair[0]["args"], module.check_mode),
+                                zip(steps, loaded)))
+    for _result, secrets, _seconds in answers:
+        module.no_log_values.update(secrets)
+    if not module.no_log:
+        AnsibleModule._log_invocation(module)  # pylint: disable=protected-access
+    by_id = dict((step["id"], result) for step, (result, _secrets, _seconds) in zip(steps, answers))
+    by_id.update((step["id"], known[step["id"]]) for step in module.params["steps"] if step["id"] in known)
+    module.exit_json(
+        changed=any(result.get("changed") for result in by_id.values()),
+        by_id=by_id,
+        seconds=dict((step["id"], seconds) for step, (_result, _secrets, seconds) in zip(steps, answers)),
+    )
+
+
+if __name__ == "__main__":
+    main()

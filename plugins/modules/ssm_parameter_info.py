@@ -48,23 +48,11 @@ missing:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
-
-BACKEND = "SSM"
+from ansible_collections.sre.incident.plugins.module_utils.steps import ssm_parameter_info as step
 
 
 def main():
-    module = AnsibleModule(argument_spec=aws_argument_spec(names=dict(type="list", elements="str", required=True)),
-                           supports_check_mode=True)
-    names = module.params["names"]
-    api = client(module, "ssm")
-    parameters, missing = {}, []
-    for start in range(0, len(names), 10):
-        answer = call(module, BACKEND, api, "get_parameters", Names=names[start:start + 10], WithDecryption=False)
-        for parameter in answer.get("Parameters", []):
-            parameters[parameter["Name"]] = None if parameter.get("Type") == "SecureString" else parameter.get("Value")
-        missing.extend(answer.get("InvalidParameters", []))
-    module.exit_json(changed=False, parameters=parameters, missing=missing)
+    step.run(AnsibleModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a read module's logic (module_utils/steps/<name>.py) inside another module's process, in a thread.
+
+A step gets a stand-in for AnsibleModule: its arguments are checked against the module's own SPEC by ansible's
+ArgumentSpecValidator (same types, defaults, aliases, required_* rules and no_log options as the module), and
+exit_json / fail_json raise StepExit instead of printing and exiting, so one step's answer never ends the others.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+COLLECTION = "sre.incident"
+
+# Each module's client library: steps that share one run in the same process, which loads it once.
+LIBRARY = {
+    "cloudwatch_logs_insights_query": "boto3",
+    "cloudwatch_logs_search": "boto3",
+    "datadog_metric_query": "datadog-api-client",
+    "ecs_service_info": "boto3",
+    "elasticache_info": "boto3",
+    "http_probe": "urllib",
+    "postgres_activity_info": "psycopg",
+    "redis_probe": "redis",
+    "s3_heapdump_info": "boto3",
+    "ssm_parameter_info": "boto3",
+}
+IN_PROCESS = frozenset(LIBRARY)
+# Relative CPU cost of loading a library and making its first client (measured here: boto3 about three times the
+# others, endpoint and service models included).
+LOAD_COST = {"boto3": 3.0, "datadog-api-client": 1.0, "psycopg": 1.0, "redis": 1.0, "urllib": 0.5}
+
+
+def short_name(module_name):
+    """'sre.incident.redis_probe' -> 'redis_probe' when it can run in-process, else None."""
+    prefix = COLLECTION + "."
+    if module_name.startswith(prefix) and module_name[len(prefix):] in IN_PROCESS:
+        return module_name[len(prefix):]
+    return None
+
+
+def share_out(names, processes):
+    """Indexes of names (module short names) in at most `processes` groups: a library's steps together, the groups
+    as even as whole libraries allow, so each process loads only the libraries of its own steps."""
+    by_library = {}
+    for index, name in enumerate(names):
+        by_library.setdefault(LIBRARY[name], []).append(index)
+    groups = [[] for _ in range(max(1, min(processes, len(by_library))))]
+    weight = [0.0] * len(groups)
+    for library in sorted(by_library, key=lambda name: (-LOAD_COST[name], name)):
+        lightest = weight.index(min(weight))
+        groups[lightest].extend(by_library[library])
+        weight[lightest] += LOAD_COST[library]
+    return [sorted(group) for group in groups if group]
+
+
+def load(name):
+    """The steps/<name>.py of one IN_PROCESS module, imported only when a step uses it (each pulls in its
+    backend's client library: boto3, psycopg, redis). Written out one by one because AnsiballZ bundles what the
+    import statements name."""
+    # pylint: disable=import-outside-toplevel
+    if name == "cloudwatch_logs_insights_query":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_insights_query as step
+    elif name == "cloudwatch_logs_search":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_search as step
+    elif name == "datadog_metric_query":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import datadog_metric_query as step
+    elif name == "ecs_service_info":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import ecs_service_info as step
+    elif name == "elasticache_info":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import elasticache_info as step
+    elif name == "http_probe":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import http_probe as step
+    elif name == "postgres_activity_info":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import postgres_activity_info as step
+    elif name == "redis_probe":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import redis_probe as step
+    elif name == "s3_heapdump_info":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import s3_heapdump_info as step
+    elif name == "ssm_parameter_info":
+        from ansible_collections.sre.incident.plugins.module_utils.steps import ssm_parameter_info as step
+    else:
+        raise KeyError(name)
+    return step
+
+
+_RULES = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+
+
+class StepExit(Exception):
+    """A step's final answer: what its module would have returned."""
+
+    def __init__(self, result):
+        super().__init__(result.get("msg", ""))
+        self.result = result
+
+
+class StepModule:
+    """The part of AnsibleModule a step's run(module) uses: params, check_mode, exit_json, fail_json."""
+
+    def __init__(self, name, spec, args, check_mode):
+        validator = ArgumentSpecValidator(spec["argument_spec"], **{rule: spec[rule] for rule in _RULES if spec.get(rule)})
+        validation = validator.validate(args)
+        # Secrets (no_log options) are known even when validation fails, so they can be masked either way.
+        self.no_log_values = set(validation._no_log_values)  # pylint: disable=protected-access
+        self.params = validation.validated_parameters
+        self.check_mode = check_mode
+        self._errors = ["%s: %s" % (name, message) for message in validation.error_messages]
+
+    def check_arguments(self):
+        if self._errors:
+            self.fail_json(msg="; ".join(self._errors))
+
+    def exit_json(self, **result):
+        result.setdefault("changed", False)
+        raise StepExit(result)
+
+    def fail_json(self, msg, **result):
+        result.update(failed=True, msg=msg)
+        result.setdefault("changed", False)
+        raise StepExit(result)
+
+
+def run_step(name, step, args, check_mode):
+    """(result, no_log_values, seconds) of one step; any exception becomes a failed result with one line."""
+    started = time.monotonic()
+    no_log_values = set()
+    try:
+        module = StepModule(name, step.SPEC, args, check_mode)
+        no_log_values = module.no_log_values
+        module.check_arguments()
+        step.run(module)
+        result = {"failed": True, "msg": "%s: returned without an answer" % name}
+    except StepExit as answer:
+        result = answer.result
+    except Exception as exc:  # noqa: BLE001 - one step's bug is that step's failure, not a traceback for all
+        result = {"failed": True, "changed": False, "msg": "%s: %s: %s" % (name, type(exc).__name__, exc)}
+    return result, no_log_values, round(time.monotonic() - started, 2)
