@@ -91,8 +91,9 @@ class ActionModule(ActionBase):
         calls = [(step, self._with_defaults(step["module"], step["args"], groups, omit) if step["id"] not in known else None)
                  for step in steps]
 
-        # This collection's read modules run together in one module process (module_utils/steps); any other
-        # module runs in its own, as a task would.
+        # This collection's read modules run together in threads (module_utils/steps): right here when a module
+        # would run on this machine with this Python, else in a few module processes. Any other module runs in
+        # its own process, as a task would.
         to_run = [(step, module_args) for step, module_args in calls if step["id"] not in known]
         together = [(step, module_args) for step, module_args in to_run if short_name(step["module"])]
         apart = [(step, module_args) for step, module_args in to_run if not short_name(step["module"])]
@@ -151,7 +152,7 @@ class ActionModule(ActionBase):
         with self._controller_lock:  # imports and argument checks; the reads themselves overlap
             loaded = [load(short_name(step["module"])) for step, _args in calls]
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(calls)))) as pool:
-            answers = list(pool.map(lambda pair: run_step(pair[0][0]["module"], pair[1], pair[0][1], self._task.check_mode),
+            answers = list(pool.map(lambda pair: run_step(pair[0][0]["module"], pair[1], pair[0][1], bool(self._task.check_mode)),
                                     zip(calls, loaded)))
         secrets = set()
         for _result, no_log_values, _seconds in answers:

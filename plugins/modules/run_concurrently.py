@@ -13,9 +13,12 @@ description:
   - Runs several modules at once and returns each one's result by id, so a diagnosis that reads
     ElastiCache, Redis, Datadog and CloudWatch Logs takes as long as the slowest read rather than their sum.
   - Steps that use this collection's read modules (the C(*_info), C(*_probe), C(*_query) and C(*_search) modules)
-    run together in threads of B(one) module process, which starts Python and loads each client library once
-    instead of once per step. Each such step's arguments are checked against its module's own argument spec
-    (types, defaults, required options, no_log), and its answer is exactly the module's.
+    run together in threads, which loads each client library once instead of once per step. When the host's
+    modules would run on the controller with the controller's own Python (a local connection and
+    C(ansible_python_interpreter) equal to C(ansible_playbook_python), as in this project's inventories), they run
+    right in the task's worker process; otherwise in up to O(processes) module processes.
+  - Each such step's arguments are checked against its module's own argument spec (types, defaults, required
+    options, no_log), its no_log values are masked, and its answer is exactly the module's.
   - Any other module (for example C(ansible.builtin.uri)) runs as a task would, in its own process, at the same
     time as the others when pipelining is enabled (the project's ansible.cfg enables it).
   - The same check mode applies to every step, and the collection's C(module_defaults) action groups
@@ -53,6 +56,12 @@ options:
     description: Most steps running at the same time.
     type: int
     default: 8
+  processes:
+    description:
+      - Most module processes the collection's read steps are shared out over, when they run in module processes
+        (see the description); the steps of one client library stay together, so each process loads only its own.
+    type: int
+    default: 2
   known_results:
     description:
       - Results of steps already read, by step id (for example read together with the triage's own reads, see
@@ -132,6 +141,7 @@ def main():
             )),
             max_workers=dict(type="int", default=8),
             known_results=dict(type="dict", default={}),
+            processes=dict(type="int", default=2),  # used by the action plugin, which shares the steps out
         ),
         supports_check_mode=True,
     )

@@ -25,9 +25,40 @@ def test_check_mode_diagnoses_plans_and_changes_nothing(healed_lab, lab_control)
     assert "PING 127.0.0.1:%s failed" % healed_lab["redis"]["port"] in text
     assert "ECONNREFUSED" in text
     assert "Would take option failover" in text
+    # The plan names what would happen, from the diagnosis alone (no fix module runs in --check).
+    members = sorted(m[0] for m in before["group"]["members"])
+    assert "over from %s to %s" % (members[0], members[1]) in " ".join(text.split())
+    assert "elasticache_failover" not in text
     assert not [secret for secret in lab_secrets(healed_lab) if secret in text]
     assert snapshot(healed_lab) == before
     print("redis_down --check took %.2f s" % seconds)
+
+
+def test_check_mode_finds_the_members_in_elasticache_when_the_inventory_lists_none(healed_lab, lab_control):
+    lab_control.break_incident("redis_down")
+    before = snapshot(healed_lab)
+
+    result, _seconds = run_playbook("redis_down.yml", "--check", "-e", '{"redis_diagnose_member_endpoints": []}')
+
+    text = " ".join(output(result).split())
+    assert result.returncode == 0, text
+    replica = sorted(m[0] for m in before["group"]["members"])[1]
+    assert "Replica %s answers PING" % replica in text
+    assert "Would take option failover - replica %s is healthy" % replica in text
+    assert snapshot(healed_lab) == before
+
+
+def test_check_mode_without_a_healthy_replica_plans_the_cache_bypass(healed_lab, lab_control):
+    lab_control.break_incident("redis_down", replica_down=True)
+    before = snapshot(healed_lab)
+
+    result, _seconds = run_playbook("redis_down.yml", "--check")
+
+    text = " ".join(output(result).split())
+    assert result.returncode == 0, text
+    assert "Would take option disable_cache" in text
+    assert "would register a new task-definition revision of %s with CACHE_ENABLED=false" % healed_lab["ecs"]["service"] in text
+    assert snapshot(healed_lab) == before
 
 
 def test_fix_fails_over_verifies_and_second_run_changes_nothing(healed_lab, lab_control):

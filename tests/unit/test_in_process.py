@@ -1,0 +1,154 @@
+"""Read steps run in threads of one process (module_utils/in_process.py) and the run_concurrently module that
+uses it: argument checks as the module's own, secrets masked, one step's failure kept to that step."""
+
+import json
+import threading
+import time
+import types
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.sre.incident.plugins.module_utils import in_process
+from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, LIBRARY, load, run_step, share_out
+from ansible_collections.sre.incident.plugins.modules import run_concurrently
+
+
+def fake_step(run, **spec):
+    spec.setdefault("argument_spec", dict(
+        name=dict(type="str", required=True),
+        token=dict(type="str", no_log=True),
+        count=dict(type="int", default=3),
+    ))
+    spec.setdefault("supports_check_mode", True)
+    return types.SimpleNamespace(SPEC=spec, run=run)
+
+
+def test_a_step_answers_as_its_module_would_with_defaults_and_check_mode():
+    def run(module):
+        module.exit_json(name=module.params["name"], count=module.params["count"], check=module.check_mode)
+
+    result, secrets, seconds = run_step("sre.incident.fake", fake_step(run), {"name": "x"}, True)
+    assert result == {"name": "x", "count": 3, "check": True, "changed": False}
+    assert secrets == set() and seconds >= 0
+
+
+def test_bad_arguments_fail_with_the_module_name_and_never_run_the_step():
+    ran = []
+    step = fake_step(lambda module: ran.append(1))
+    result, _secrets, _seconds = run_step("sre.incident.fake", step, {"count": "many", "colour": "red"}, False)
+    assert result["failed"] is True and ran == []
+    assert result["msg"].startswith("sre.incident.fake: ")
+    assert "name" in result["msg"] and "colour" in result["msg"] and "count" in result["msg"]
+
+
+def test_required_one_of_and_mutually_exclusive_come_from_the_spec():
+    step = fake_step(lambda module: module.exit_json(), argument_spec=dict(a=dict(type="str"), b=dict(type="str")),
+                     required_one_of=[("a", "b")], mutually_exclusive=[("a", "b")])
+    assert "one of the following is required: a, b" in run_step("m", step, {}, False)[0]["msg"]
+    assert "mutually exclusive: a|b" in run_step("m", step, {"a": "1", "b": "2"}, False)[0]["msg"]
+    assert run_step("m", step, {"a": "1"}, False)[0] == {"changed": False}
+
+
+def test_no_log_values_are_reported_even_when_arguments_are_wrong():
+    step = fake_step(lambda module: module.fail_json(msg="cannot log in with %s" % module.params["token"]))
+    result, secrets, _seconds = run_step("m", step, {"name": "x", "token": "s3cret-token"}, False)
+    assert secrets == {"s3cret-token"} and result["failed"] is True
+    _result, secrets, _seconds = run_step("m", step, {"token": "s3cret-token", "count": "x"}, False)
+    assert secrets == {"s3cret-token"}
+
+
+def test_an_unexpected_exception_is_one_line_for_that_step():
+    def run(module):
+        raise KeyError("endpoint")
+
+    result, _secrets, _seconds = run_step("sre.incident.fake", fake_step(run), {"name": "x"}, False)
+    assert result == {"failed": True, "changed": False, "msg": "sre.incident.fake: KeyError: 'endpoint'"}
+
+
+def test_a_step_that_returns_without_an_answer_is_a_failure():
+    result, _secrets, _seconds = run_step("m", fake_step(lambda module: None), {"name": "x"}, False)
+    assert result["failed"] is True and "returned without an answer" in result["msg"]
+
+
+def test_every_in_process_module_loads_and_has_a_spec():
+    assert IN_PROCESS == set(LIBRARY)
+    for name in IN_PROCESS:
+        step = load(name)
+        assert step.SPEC["supports_check_mode"] is True and step.SPEC["argument_spec"]
+        assert callable(step.run)
+    with pytest.raises(KeyError):
+        load("elasticache_failover")  # fix modules never run this way
+
+
+def test_share_out_keeps_a_library_in_one_process_and_balances_the_rest():
+    names = ["elasticache_info", "datadog_metric_query", "cloudwatch_logs_search", "redis_probe", "http_probe",
+             "datadog_metric_query"]
+    groups = share_out(names, 2)
+    assert sorted(index for group in groups for index in group) == list(range(len(names)))
+    assert len(groups) == 2
+    boto3_group = [group for group in groups if 0 in group][0]
+    assert 2 in boto3_group  # both boto3 steps together
+    assert not set(boto3_group) & {1, 3, 4, 5}  # boto3 is heavy enough to be alone
+    assert share_out(names, 1) == [list(range(len(names)))]
+    assert share_out(["redis_probe"], 4) == [[0]]
+
+
+def test_steps_overlap_in_threads(monkeypatch, capsys):
+    """Two steps run at the same time (each waits for the other at a barrier; one after the other would fail)."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def run(module):
+        barrier.wait()  # both must be running at the same time to pass
+        time.sleep(0.2)
+        module.exit_json(name=module.params["name"])
+
+    monkeypatch.setattr(run_concurrently, "load", lambda _name: fake_step(run))
+    args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a"}},
+                      {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        run_concurrently.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["by_id"] == {"a": {"name": "a", "changed": False}, "b": {"name": "b", "changed": False}}
+
+
+def test_the_module_masks_every_steps_secrets_and_keeps_failures_per_step(capsys):
+    secret = "p4ss-w0rd-for-redis"
+    args = {"steps": [
+        {"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe",
+         "args": {"url": "redis://:%s@127.0.0.1:9/0" % secret, "connect_timeout": 1}},
+        {"id": "health", "name": "Check health", "module": "sre.incident.http_probe",
+         "args": {"urls": {"health": "http://127.0.0.1:9/health"}, "timeout": 1}},
+        {"id": "bad", "name": "Bad args", "module": "sre.incident.http_probe", "args": {"url": "x"}},
+    ]}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        run_concurrently.main()
+    out = capsys.readouterr().out
+    assert secret not in out
+    result = json.loads(out)
+    assert result["by_id"]["ping"]["ping"] is False and "127.0.0.1:9" in result["by_id"]["ping"]["error"]
+    assert result["by_id"]["health"]["unhealthy"] == ["health"]
+    assert result["by_id"]["bad"]["failed"] is True and "sre.incident.http_probe: " in result["by_id"]["bad"]["msg"]
+    assert set(result["seconds"]) == {"ping", "health", "bad"}
+
+
+def test_the_module_refuses_modules_it_cannot_run_in_process(capsys):
+    args = {"steps": [{"id": "x", "name": "X", "module": "ansible.builtin.uri", "args": {}}]}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        run_concurrently.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "ansible.builtin.uri" in result["msg"]
+
+
+def test_known_results_are_not_read_again(monkeypatch, capsys):
+    monkeypatch.setattr(run_concurrently, "load", lambda _name: pytest.fail("a known step was run"))
+    known = {"ping": {"ping": True, "changed": False}}
+    args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}}],
+            "known_results": known}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        run_concurrently.main()
+    assert json.loads(capsys.readouterr().out)["by_id"] == known
+
+
+def test_in_process_names_only_read_modules():
+    assert all(name.endswith(("_info", "_probe", "_query", "_search")) for name in in_process.IN_PROCESS)
