@@ -8,6 +8,8 @@ PATH becomes an inventory directory:
   ``{service:<name>}`` (another scope gets ``,service:<name>`` appended).
 * ``PATH/group_vars/all/*.yml``: copies of inventories/lab/group_vars/all, so credentials and endpoints come from
   the lab's status.json exactly as in the lab inventory; ``lab_state_dir`` is pinned to this lab's state dir.
+* ``PATH/lab_status.yml``: the sre.incident.lab_status inventory source (reads status.json once per run), pinned
+  to the same state dir.
 
 Runs in the client (needs only the status and the repository), not in the daemon.
 """
@@ -102,6 +104,8 @@ def write_inventory(path: str | Path, status: dict[str, Any]) -> dict[str, Any]:
         body = (first + sep + header + rest) if first.strip() == "---" else header + text
         (group_vars / source.name).write_text(body)
         copied.append(source.name)
+    (root / "lab_status.yml").write_text("---\n" + header + "plugin: sre.incident.lab_status\n"
+                                         + f"state_dir: {json.dumps(state_dir)}\n")
     inventory = {"services": {"hosts": host_vars(services)}}
     hosts = root / "hosts.yml"
     hosts.write_text("---\n" + header + f"# {len(services)} simulated services, broken: "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
 try:
     import boto3
@@ -53,6 +54,13 @@ def require_boto3(module):
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
 
 
+# One boto3 session per set of credentials in a process: steps run together (sre.incident.run_concurrently) then
+# share botocore's loaded endpoint and partition data instead of each loading its own. botocore sessions are not
+# thread-safe, so clients are made under a lock; the clients themselves are.
+_SESSIONS = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
 def client(module, service):
     """A boto3 client for service, from the module's options, falling back to the usual AWS_* environment."""
     require_boto3(module)
@@ -64,15 +72,18 @@ def client(module, service):
         read_timeout=params["read_timeout"],
         retries={"mode": "standard", "max_attempts": params["max_attempts"]},
     )
+    key = (params.get("access_key"), params.get("secret_key"), params.get("session_token"), params.get("profile"), region)
     try:
-        session = boto3.session.Session(
-            aws_access_key_id=params.get("access_key"),
-            aws_secret_access_key=params.get("secret_key"),
-            aws_session_token=params.get("session_token"),
-            profile_name=params.get("profile"),
-            region_name=region,
-        )
-        return session.client(service, endpoint_url=endpoint_url, config=config)
+        with _SESSIONS_LOCK:
+            if key not in _SESSIONS:
+                _SESSIONS[key] = boto3.session.Session(
+                    aws_access_key_id=params.get("access_key"),
+                    aws_secret_access_key=params.get("secret_key"),
+                    aws_session_token=params.get("session_token"),
+                    profile_name=params.get("profile"),
+                    region_name=region,
+                )
+            return _SESSIONS[key].client(service, endpoint_url=endpoint_url, config=config)
     except botocore.exceptions.BotoCoreError as exc:
         module.fail_json(msg="AWS %s: cannot create a client: %s" % (service, exc))
 
