@@ -3,9 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run independent read steps (modules) at the same time, for a diagnosis measured in seconds.
 
-Each step is executed exactly as a task would execute it (_execute_module: same check mode, interpreter,
-no_log handling); only the waiting overlaps. module_defaults of this collection's action groups, and
-module_defaults keyed by a step's module name, apply to the steps as they would to tasks.
+This collection's read modules (module_utils/steps) run in threads: right in this worker when a module of this
+host would run on this machine, with this Python, as this user and environment; otherwise in module processes of
+sre.incident.run_concurrently. Any other module runs through _execute_module, as a task would. Either way the
+steps get the task's check mode, their own argument checks and no_log masking. module_defaults of this
+collection's action groups, and module_defaults keyed by a step's module name, apply to the steps as they would
+to tasks.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.module_utils.common.parameters import remove_values
-from ansible_collections.sre.incident.plugins.module_utils.in_process import load, run_step, share_out, short_name
+from ansible_collections.sre.incident.plugins.module_utils.in_process import load_or_error, run_step, share_out, short_name
 
 COLLECTION = "sre.incident"
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
@@ -144,21 +147,22 @@ class ActionModule(ActionBase):
         Then the steps' code can run right here instead of in a new Python process that imports it all again."""
         if getattr(self._connection, "transport", None) != "local" or self._task.delegate_to:
             return False
+        environment = self._task.environment or []
+        if self._play_context.become or any(environment if isinstance(environment, list) else [environment]):
+            return False  # another user or environment: only a module process gets them
         interpreter = self._templar.template((task_vars or {}).get("ansible_python_interpreter") or "")
         return bool(interpreter) and os.path.abspath(str(interpreter)) == os.path.abspath(sys.executable)
 
     def _run_here(self, calls, max_workers):
         """{id: answer} for steps run in threads of this (worker) process, with the module's own code and checks."""
-        with self._controller_lock:  # imports and argument checks; the reads themselves overlap
-            loaded = [load(short_name(step["module"])) for step, _args in calls]
+        with self._controller_lock:  # imports; the reads themselves overlap
+            loaded = [load_or_error(short_name(step["module"])) for step, _args in calls]
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(calls)))) as pool:
             answers = list(pool.map(lambda pair: run_step(pair[0][0]["module"], pair[1], pair[0][1], bool(self._task.check_mode)),
                                     zip(calls, loaded)))
-        secrets = set()
-        for _result, no_log_values, _seconds in answers:
-            secrets.update(no_log_values)
-        return dict((step["id"], dict(remove_values(result, secrets), _step_seconds=seconds))
-                    for (step, _args), (result, _no_log_values, seconds) in zip(calls, answers))
+        # Each answer is masked with its own step's no_log values, as its module would have masked it.
+        return dict((step["id"], dict(remove_values(result, no_log_values), _step_seconds=seconds))
+                    for (step, _args), (result, no_log_values, seconds) in zip(calls, answers))
 
     def _run_together(self, calls, max_workers, task_vars):
         """{id: answer} for steps run in threads of one sre.incident.run_concurrently module process."""

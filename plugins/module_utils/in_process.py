@@ -10,6 +10,7 @@ exit_json / fail_json raise StepExit instead of printing and exiting, so one ste
 
 from __future__ import annotations
 
+import copy
 import time
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -107,7 +108,8 @@ class StepModule:
         validation = validator.validate(args)
         # Secrets (no_log options) are known even when validation fails, so they can be masked either way.
         self.no_log_values = set(validation._no_log_values)  # pylint: disable=protected-access
-        self.params = validation.validated_parameters
+        # A copy: the spec's default lists and dicts would otherwise be shared by every step that uses them.
+        self.params = copy.deepcopy(validation.validated_parameters)
         self.check_mode = check_mode
         self._errors = ["%s: %s" % (name, message) for message in validation.error_messages]
 
@@ -125,10 +127,22 @@ class StepModule:
         raise StepExit(result)
 
 
+def load_or_error(name):
+    """load(name), or the exception that stopped it (run_step turns it into that step's failure)."""
+    try:
+        return load(name)
+    except Exception as exc:  # noqa: BLE001 - a broken step is that step's failure, the others still run
+        return exc
+
+
 def run_step(name, step, args, check_mode):
-    """(result, no_log_values, seconds) of one step; any exception becomes a failed result with one line."""
+    """(result, no_log_values, seconds) of one step (a loaded steps module, or the exception that stopped its
+    loading); any exception becomes a failed result with one line."""
     started = time.monotonic()
     no_log_values = set()
+    if isinstance(step, Exception):
+        return {"failed": True, "changed": False, "msg": "%s: cannot load its code: %s: %s" % (name, type(step).__name__, step)}, \
+            no_log_values, 0.0
     try:
         module = StepModule(name, step.SPEC, args, check_mode)
         no_log_values = module.no_log_values

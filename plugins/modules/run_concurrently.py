@@ -16,9 +16,11 @@ description:
     run together in threads, which loads each client library once instead of once per step. When the host's
     modules would run on the controller with the controller's own Python (a local connection and
     C(ansible_python_interpreter) equal to C(ansible_playbook_python), as in this project's inventories), they run
-    right in the task's worker process; otherwise in up to O(processes) module processes.
+    right in the task's worker process, unless the task uses C(become) or C(environment); otherwise in up to
+    O(processes) module processes.
   - Each such step's arguments are checked against its module's own argument spec (types, defaults, required
-    options, no_log), its no_log values are masked, and its answer is exactly the module's.
+    options, no_log), its answer is masked with its own no_log values, and it is the module's answer without the
+    C(invocation) (which would repeat the arguments).
   - Any other module (for example C(ansible.builtin.uri)) runs as a task would, in its own process, at the same
     time as the others when pipelining is enabled (the project's ansible.cfg enables it).
   - The same check mode applies to every step, and the collection's C(module_defaults) action groups
@@ -122,12 +124,14 @@ msg:
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, load, run_step, short_name
+from ansible.module_utils.common.parameters import remove_values
+from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, load_or_error, run_step, short_name
 
 
 class StepsModule(AnsibleModule):
     def _log_invocation(self):
-        """Put off until every step's no_log values are known (each step's own spec says which of its args are secret)."""
+        """Logs which steps ran, not their arguments: which of those are secret only each step's own spec says."""
+        self.log("Invoked with steps: %s" % ", ".join("%s=%s" % (step["id"], step["module"]) for step in self.params["steps"]))
 
 
 def main():
@@ -153,18 +157,17 @@ def main():
                          "runs any other module in its own" % (", ".join("sre.incident." + name for name in sorted(IN_PROCESS)),
                                                                ", ".join(others)))
     # Imported one after another here: each pulls in its client library, and imports do not overlap usefully.
-    loaded = [load(short_name(step["module"])) for step in steps]
+    loaded = [load_or_error(short_name(step["module"])) for step in steps]
     with ThreadPoolExecutor(max_workers=max(1, min(module.params["max_workers"], len(steps)))) as pool:
         answers = list(pool.map(lambda pair: run_step(pair[0]["module"], pair[1], pair[0]["args"], module.check_mode),
                                 zip(steps, loaded)))
-    for _result, secrets, _seconds in answers:
-        module.no_log_values.update(secrets)
-    if not module.no_log:
-        AnsibleModule._log_invocation(module)  # pylint: disable=protected-access
-    by_id = dict((step["id"], result) for step, (result, _secrets, _seconds) in zip(steps, answers))
+    # Each answer is masked with its own step's no_log values, as its module would have masked it; the
+    # invocation lists the steps without their arguments.
+    by_id = dict((step["id"], remove_values(result, secrets)) for step, (result, secrets, _seconds) in zip(steps, answers))
     by_id.update((step["id"], known[step["id"]]) for step in module.params["steps"] if step["id"] in known)
     module.exit_json(
         changed=any(result.get("changed") for result in by_id.values()),
+        invocation=dict(module_args=dict(steps=[dict(id=step["id"], module=step["module"]) for step in module.params["steps"]])),
         by_id=by_id,
         seconds=dict((step["id"], seconds) for step, (_result, _secrets, seconds) in zip(steps, answers)),
     )

@@ -41,3 +41,21 @@ def test_fleet_triage_prints_one_table_with_each_broken_service(healed_lab, flee
     assert text.count("Triage - svc-") == 0, "a fleet gets the table, not a report per service"
     assert sink(healed_lab, "slack") == [] and sink(healed_lab, "pagerduty") == []
     print("fleet of 20 triaged in %.2f s" % seconds)
+
+
+def test_an_incident_playbook_triages_and_diagnoses_each_service_of_the_run(healed_lab, lab_control, tmp_path):
+    """Several services in one incident run: each reads and assesses its own (not the first host's for all)."""
+    inventory = tmp_path / "three"
+    lab_control.fleet(3, broken=0, inventory=str(inventory))
+    lab_control.break_incident("redis_down")
+    try:
+        result, _seconds = run_playbook("redis_down.yml", "-i", str(inventory), "--check")
+    finally:
+        lab_control.fleet(0)
+
+    text = output(result)
+    assert result.returncode == 0, text
+    for service in ("svc-001", "svc-002", "svc-003"):
+        assert "Triage - %s: SEV4" % service in text, text
+        assert "Redis Cache Down - diagnosis for %s" % service in text, text
+    assert "failed=0" in text and text.count("Would take option failover") == 3

@@ -1,8 +1,11 @@
 """Redis Cache Down end to end: the real playbook against the lab, outcomes read back from the backends."""
 
+import json
+from pathlib import Path
+
 import redis
 
-from helpers import container_environment, lab_secrets, output, recap_counts, run_playbook, snapshot
+from helpers import clear_sinks, container_environment, lab_secrets, output, recap_counts, run_playbook, sink, snapshot, wait_for_metric
 
 
 def ping_endpoint(status):
@@ -114,3 +117,25 @@ def test_forced_reboot_without_opt_in_is_refused_and_changes_nothing(healed_lab,
     assert result.returncode != 0
     assert "refusing to reboot" in output(result) and "confirm_last_resort" in output(result)
     assert snapshot(healed_lab) == before
+
+
+def test_a_diagnosis_that_cannot_be_prepared_still_opens_and_tells_the_incident(healed_lab, lab_control):
+    """A variable the diagnosis needs is broken: the triage reads alone, the incident is opened and announced,
+    and the run fails naming the variable - the diagnosis's failure is recorded, nothing is fixed."""
+    lab_control.break_incident("redis_down")
+    wait_for_metric(healed_lab, "sum:sample.users.affected{*}", lambda value: value > 0)
+    clear_sinks(healed_lab)
+    before = snapshot(healed_lab)
+
+    result, _seconds = run_playbook("redis_down.yml", "-e", "redis_replication_group_id={{ no_such_variable }}")
+
+    text = output(result)
+    assert result.returncode != 0, text
+    assert "no_such_variable" in text
+    posts = [call["body"].get("text", "") for call in sink(healed_lab, "slack") if call.get("method") == "chat.postMessage"]
+    assert any("INCIDENT DETECTED" in post for post in posts), posts
+    records = list((Path(healed_lab["state_dir"]) / "incidents").glob("*/record.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert "no_such_variable" in record["details"]["last_failure"]
+    assert snapshot(healed_lab)["group"] == before["group"]

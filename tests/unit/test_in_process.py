@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sre.incident.plugins.module_utils import in_process
-from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, LIBRARY, load, run_step, share_out
+from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, LIBRARY, load, load_or_error, run_step, share_out
 from ansible_collections.sre.incident.plugins.modules import run_concurrently
 
 
@@ -103,7 +103,7 @@ def test_steps_overlap_in_threads(monkeypatch, capsys):
         time.sleep(0.2)
         module.exit_json(name=module.params["name"])
 
-    monkeypatch.setattr(run_concurrently, "load", lambda _name: fake_step(run))
+    monkeypatch.setattr(run_concurrently, "load_or_error", lambda _name: fake_step(run))
     args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a"}},
                       {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
     with patch_module_args(args), pytest.raises(SystemExit):
@@ -141,7 +141,7 @@ def test_the_module_refuses_modules_it_cannot_run_in_process(capsys):
 
 
 def test_known_results_are_not_read_again(monkeypatch, capsys):
-    monkeypatch.setattr(run_concurrently, "load", lambda _name: pytest.fail("a known step was run"))
+    monkeypatch.setattr(run_concurrently, "load_or_error", lambda _name: pytest.fail("a known step was run"))
     known = {"ping": {"ping": True, "changed": False}}
     args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}}],
             "known_results": known}
@@ -152,3 +152,50 @@ def test_known_results_are_not_read_again(monkeypatch, capsys):
 
 def test_in_process_names_only_read_modules():
     assert all(name.endswith(("_info", "_probe", "_query", "_search")) for name in in_process.IN_PROCESS)
+
+
+def test_each_answer_is_masked_with_its_own_steps_secrets_only(monkeypatch, capsys):
+    """A short secret of one step (the lab's AWS secret is "testing") must not blank out the same word elsewhere."""
+    def run(module):
+        module.exit_json(echo="%s and testing" % module.params["name"])
+
+    monkeypatch.setattr(run_concurrently, "load_or_error", lambda _name: fake_step(run))
+    args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a", "token": "testing"}},
+                      {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        run_concurrently.main()
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    assert result["by_id"]["a"]["echo"] == "a and ********"
+    assert result["by_id"]["b"]["echo"] == "b and testing"
+    assert result["invocation"] == {"module_args": {"steps": [{"id": "a", "module": "sre.incident.http_probe"},
+                                                              {"id": "b", "module": "sre.incident.redis_probe"}]}}
+
+
+def test_a_step_whose_code_cannot_load_fails_alone(monkeypatch, capsys):
+    def loader(name):
+        return ImportError("no module named redis") if name == "redis_probe" else fake_step(lambda m: m.exit_json(ok=1))
+
+    monkeypatch.setattr(run_concurrently, "load_or_error", loader)
+    args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}},
+                      {"id": "health", "name": "Health", "module": "sre.incident.http_probe", "args": {"name": "h"}}]}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        run_concurrently.main()
+    by_id = json.loads(capsys.readouterr().out)["by_id"]
+    assert by_id["ping"]["failed"] is True
+    assert by_id["ping"]["msg"] == "sre.incident.redis_probe: cannot load its code: ImportError: no module named redis"
+    assert by_id["health"] == {"ok": 1, "changed": False}
+    assert isinstance(load_or_error("no_such_module"), KeyError)
+
+
+def test_spec_defaults_are_not_shared_between_steps():
+    shared = []
+
+    def run(module):
+        module.params["items"].append(module.params["name"])
+        module.exit_json(items=module.params["items"])
+
+    step = fake_step(run, argument_spec=dict(name=dict(type="str"), items=dict(type="list", default=shared)))
+    assert run_step("m", step, {"name": "a"}, False)[0]["items"] == ["a"]
+    assert run_step("m", step, {"name": "b"}, False)[0]["items"] == ["b"]
+    assert shared == []
