@@ -108,8 +108,21 @@ class Scenarios:
             applied = handler(options)
             self.active[name] = applied
         self.lab.after_change()
+        self._record_now()
         log.info("broke %s %s", name, applied)
         return {"incident": name, "options": applied}
+
+    def _record_now(self) -> None:
+        """A metric point in the next whole second, so that when break/heal returns the Datadog emulator's latest
+        1-second bucket (a 5-minute query's resolution) holds only points from after the change: a diagnosis started
+        at once reads the fault, not an average of before and after."""
+        if not self.lab.ready:
+            return
+        time.sleep(1.01 - time.time() % 1.0)
+        try:
+            self.lab.app.tick()
+        except Exception:
+            log.exception("metric point after the change failed")
 
     def _break_redis_down(self, options: dict[str, Any]) -> dict[str, Any]:
         replica_down = bool(options.get("replica_down", False))
@@ -287,6 +300,7 @@ class Scenarios:
             if removed:
                 changes.append(f"fleet: {removed} simulated services removed")
         self.lab.after_change()
+        self._record_now()
         log.info("heal: %s", changes or "nothing to do")
         return {"changed": bool(changes), "changes": changes}
 

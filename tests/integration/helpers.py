@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
 
 import boto3
@@ -123,25 +122,6 @@ def _http_json(method, url):
     request = urllib.request.Request(url, method=method)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
-
-
-def wait_for_metric(status, query, predicate, timeout=30):
-    """Poll the lab's Datadog until the latest point of query satisfies predicate (a fault shows in the metrics
-    at the emulator's next point, not at the instant of `break`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        now = int(time.time())
-        url = "%s/api/v1/query?%s" % (status["datadog"]["url"], urllib.parse.urlencode({"from": now - 300, "to": now, "query": query}))
-        request = urllib.request.Request(url, headers={"DD-API-KEY": status["datadog"]["api_key"],
-                                                       "DD-APPLICATION-KEY": status["datadog"]["app_key"]})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            series = json.loads(response.read()).get("series") or []
-        points = [point[1] for item in series for point in item.get("pointlist") or [] if point[1] is not None]
-        if points and predicate(points[-1]):
-            return points[-1]
-        if time.monotonic() > deadline:
-            raise AssertionError("%s never satisfied the condition within %ss (last points %s)" % (query, timeout, points[-3:]))
-        time.sleep(0.5)
 
 
 SINK_PATHS = {"slack": "/_sink/requests", "pagerduty": "/_sink/requests", "datadog": "/_lab/events"}
