@@ -50,7 +50,7 @@ def share_out(names, processes):
     by_library = {}
     for index, name in enumerate(names):
         by_library.setdefault(LIBRARY[name], []).append(index)
-    groups = [[] for _ in range(max(1, min(processes, len(by_library))))]
+    groups = [[] for _group in range(max(1, min(processes, len(by_library))))]
     weight = [0.0] * len(groups)
     for library in sorted(by_library, key=lambda name: (-LOAD_COST[name], name)):
         lightest = weight.index(min(weight))

@@ -83,7 +83,6 @@ def plan(store, params, now, by):
     return result
 
 
-
 ARGUMENT_SPEC = dict(
     store=dict(type="path", required=True),
     service=dict(type="str", required=True),

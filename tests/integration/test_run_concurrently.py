@@ -25,9 +25,8 @@ STEPS = [
 def run_steps(*extra):
     command = [os.path.join(BIN, "ansible"), "sample-service", "-m", "sre.incident.run_concurrently",
                "-a", json.dumps({"steps": STEPS}), "-vvv", *extra]
-    result = subprocess.run(command, cwd=REPO, env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-                                                                ANSIBLE_CALLBACK_RESULT_FORMAT="json"),
-                            capture_output=True, text=True, timeout=120, check=False)
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     out = result.stdout + result.stderr
     answer = json.loads(out[out.index("=> {") + 3:out.rindex("}") + 1])
     return result, out, answer
