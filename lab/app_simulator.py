@@ -200,6 +200,7 @@ class AppSimulator:
         self._lock = threading.Lock()
         self._tick_no = 0
         self._last_cache_enabled = True
+        self.last_tick = 0.0  # when the last metric point was recorded
         self._redis = self._redis_client()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="app-simulator", daemon=True)
@@ -330,6 +331,7 @@ class AppSimulator:
     def _tick_locked(self, now: float) -> None:
         state = self.observe()
         self.state = state
+        self.last_tick = now
         for name, value in baseline_metrics(state, self._rng).items():
             override = self.overrides.get(name)
             if override is not None:

@@ -108,21 +108,21 @@ class Scenarios:
             applied = handler(options)
             self.active[name] = applied
         self.lab.after_change()
-        self._record_now()
+        self._settle_metrics()
         log.info("broke %s %s", name, applied)
         return {"incident": name, "options": applied}
 
-    def _record_now(self) -> None:
-        """A metric point in the next whole second, so that when break/heal returns the Datadog emulator's latest
-        1-second bucket (a 5-minute query's resolution) holds only points from after the change: a diagnosis started
-        at once reads the fault, not an average of before and after."""
+    def _settle_metrics(self) -> None:
+        """Return once the app has recorded its regular metric point in a whole second after the change, so the
+        Datadog emulator's latest 1-second bucket (a 5-minute query's resolution) holds only points from after it:
+        a diagnosis started at once reads the fault, not an average of before and after. (An extra point would
+        count twice in a .as_count() bucket.)"""
         if not self.lab.ready:
             return
-        time.sleep(1.01 - time.time() % 1.0)
-        try:
-            self.lab.app.tick()
-        except Exception:
-            log.exception("metric point after the change failed")
+        after = int(time.time()) + 1
+        deadline = time.monotonic() + 3 * max(1.0, self.lab.app.interval)
+        while self.lab.app.last_tick < after and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _break_redis_down(self, options: dict[str, Any]) -> dict[str, Any]:
         replica_down = bool(options.get("replica_down", False))
@@ -300,7 +300,7 @@ class Scenarios:
             if removed:
                 changes.append(f"fleet: {removed} simulated services removed")
         self.lab.after_change()
-        self._record_now()
+        self._settle_metrics()
         log.info("heal: %s", changes or "nothing to do")
         return {"changed": bool(changes), "changes": changes}
 
