@@ -23,8 +23,7 @@ import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible.module_utils.common.parameters import remove_values
-from ansible_collections.sre.incident.plugins.module_utils.in_process import load_or_error, run_step, share_out, short_name
+from ansible_collections.sre.incident.plugins.module_utils.in_process import run_steps, share_out, short_name
 
 COLLECTION = "sre.incident"
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
@@ -155,14 +154,9 @@ class ActionModule(ActionBase):
 
     def _run_here(self, calls, max_workers):
         """{id: answer} for steps run in threads of this (worker) process, with the module's own code and checks."""
-        with self._controller_lock:  # imports; the reads themselves overlap
-            loaded = [load_or_error(short_name(step["module"])) for step, _args in calls]
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(calls)))) as pool:
-            answers = list(pool.map(lambda pair: run_step(pair[0][0]["module"], pair[1], pair[0][1], bool(self._task.check_mode)),
-                                    zip(calls, loaded)))
-        # Each answer is masked with its own step's no_log values, as its module would have masked it.
-        return dict((step["id"], dict(remove_values(result, no_log_values), _step_seconds=seconds))
-                    for (step, _args), (result, no_log_values, seconds) in zip(calls, answers))
+        answers = run_steps([(step["module"], step_args) for step, step_args in calls], bool(self._task.check_mode), max_workers,
+                            loading=self._controller_lock)  # imports under the lock; the reads themselves overlap
+        return dict((step["id"], dict(answer, _step_seconds=seconds)) for (step, _args), (answer, seconds) in zip(calls, answers))
 
     def _run_together(self, calls, max_workers, task_vars):
         """{id: answer} for steps run in threads of one sre.incident.run_concurrently module process."""

@@ -10,10 +10,13 @@ exit_json / fail_json raise StepExit instead of printing and exiting, so one ste
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
 
 COLLECTION = "sre.incident"
 
@@ -154,3 +157,15 @@ def run_step(name, step, args, check_mode):
     except Exception as exc:  # noqa: BLE001 - one step's bug is that step's failure, not a traceback for all
         result = {"failed": True, "changed": False, "msg": "%s: %s: %s" % (name, type(exc).__name__, exc)}
     return result, no_log_values, round(time.monotonic() - started, 2)
+
+
+def run_steps(steps, check_mode, max_workers, loading=None):
+    """[(answer, seconds)] of steps given as [(module name, args)], run in threads of this process. Their code is
+    loaded one after another first (inside `loading`, a lock for example, when given): each pulls in its client
+    library, and imports do not overlap usefully. Each answer is masked with its own step's no_log values, as its
+    module would have masked it."""
+    with loading or contextlib.nullcontext():
+        loaded = [load_or_error(short_name(name)) for name, _args in steps]
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(steps)))) as pool:
+        answers = list(pool.map(lambda pair: run_step(pair[0][0], pair[1], pair[0][1], check_mode), zip(steps, loaded)))
+    return [(remove_values(result, secrets), seconds) for result, secrets, seconds in answers]

@@ -121,11 +121,8 @@ msg:
   type: str
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.parameters import remove_values
-from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, load_or_error, run_step, short_name
+from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, run_steps, short_name
 
 
 class StepsModule(AnsibleModule):
@@ -156,20 +153,15 @@ def main():
         module.fail_json(msg="run_concurrently: only these modules run in one process: %s (got %s); the action plugin "
                          "runs any other module in its own" % (", ".join("sre.incident." + name for name in sorted(IN_PROCESS)),
                                                                ", ".join(others)))
-    # Imported one after another here: each pulls in its client library, and imports do not overlap usefully.
-    loaded = [load_or_error(short_name(step["module"])) for step in steps]
-    with ThreadPoolExecutor(max_workers=max(1, min(module.params["max_workers"], len(steps)))) as pool:
-        answers = list(pool.map(lambda pair: run_step(pair[0]["module"], pair[1], pair[0]["args"], module.check_mode),
-                                zip(steps, loaded)))
-    # Each answer is masked with its own step's no_log values, as its module would have masked it; the
-    # invocation lists the steps without their arguments.
-    by_id = dict((step["id"], remove_values(result, secrets)) for step, (result, secrets, _seconds) in zip(steps, answers))
+    answers = run_steps([(step["module"], step["args"]) for step in steps], module.check_mode, module.params["max_workers"])
+    # The invocation lists the steps without their arguments: which of those are secret only each step's spec says.
+    by_id = dict((step["id"], answer) for step, (answer, _seconds) in zip(steps, answers))
     by_id.update((step["id"], known[step["id"]]) for step in module.params["steps"] if step["id"] in known)
     module.exit_json(
         changed=any(result.get("changed") for result in by_id.values()),
         invocation=dict(module_args=dict(steps=[dict(id=step["id"], module=step["module"]) for step in module.params["steps"]])),
         by_id=by_id,
-        seconds=dict((step["id"], seconds) for step, (_result, _secrets, seconds) in zip(steps, answers)),
+        seconds=dict((step["id"], seconds) for step, (_answer, seconds) in zip(steps, answers)),
     )
 
 

@@ -103,7 +103,7 @@ def test_steps_overlap_in_threads(monkeypatch, capsys):
         time.sleep(0.2)
         module.exit_json(name=module.params["name"])
 
-    monkeypatch.setattr(run_concurrently, "load_or_error", lambda _name: fake_step(run))
+    monkeypatch.setattr(in_process, "load_or_error", lambda _name: fake_step(run))
     args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a"}},
                       {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
     with patch_module_args(args), pytest.raises(SystemExit):
@@ -141,7 +141,7 @@ def test_the_module_refuses_modules_it_cannot_run_in_process(capsys):
 
 
 def test_known_results_are_not_read_again(monkeypatch, capsys):
-    monkeypatch.setattr(run_concurrently, "load_or_error", lambda _name: pytest.fail("a known step was run"))
+    monkeypatch.setattr(in_process, "load_or_error", lambda _name: pytest.fail("a known step was run"))
     known = {"ping": {"ping": True, "changed": False}}
     args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}}],
             "known_results": known}
@@ -159,7 +159,7 @@ def test_each_answer_is_masked_with_its_own_steps_secrets_only(monkeypatch, caps
     def run(module):
         module.exit_json(echo="%s and testing" % module.params["name"])
 
-    monkeypatch.setattr(run_concurrently, "load_or_error", lambda _name: fake_step(run))
+    monkeypatch.setattr(in_process, "load_or_error", lambda _name: fake_step(run))
     args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a", "token": "testing"}},
                       {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
     with patch_module_args(args), pytest.raises(SystemExit):
@@ -176,7 +176,7 @@ def test_a_step_whose_code_cannot_load_fails_alone(monkeypatch, capsys):
     def loader(name):
         return ImportError("no module named redis") if name == "redis_probe" else fake_step(lambda m: m.exit_json(ok=1))
 
-    monkeypatch.setattr(run_concurrently, "load_or_error", loader)
+    monkeypatch.setattr(in_process, "load_or_error", loader)
     args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}},
                       {"id": "health", "name": "Health", "module": "sre.incident.http_probe", "args": {"name": "h"}}]}
     with patch_module_args(args), pytest.raises(SystemExit):
