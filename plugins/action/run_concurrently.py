@@ -24,8 +24,12 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.sre.incident.plugins.module_utils.in_process import run_steps, share_out, short_name
+from ansible_collections.sre.incident.plugins.plugin_utils import read_ahead
 
 COLLECTION = "sre.incident"
+# Longest wait for steps read ahead by an earlier task; their own timeouts end them well before. Past it, or when
+# their reader died, the steps are read again.
+READ_AHEAD_WAIT_SECONDS = 120
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
 
 STEP_SPEC = dict(
@@ -54,7 +58,7 @@ class ActionModule(ActionBase):
     while a step's module process runs, which is the part worth overlapping."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "processes"))
+    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "processes", "read_ahead"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,12 +82,16 @@ class ActionModule(ActionBase):
             max_workers=dict(type="int", default=8),
             known_results=dict(type="dict", default={}),
             processes=dict(type="int", default=2),
+            read_ahead=dict(type="list", elements="str", default=[]),
         ))
         steps = args["steps"]
-        known = args["known_results"]
         ids = [step["id"] for step in steps]
         if len(set(ids)) != len(ids):
             raise AnsibleActionFail("steps: every id must be unique (got %s)" % ", ".join(ids))
+        strangers = sorted(set(args["read_ahead"]) - set(ids))
+        if strangers:
+            raise AnsibleActionFail("read_ahead: %s not among the steps' ids (%s)" % (", ".join(strangers), ", ".join(ids)))
+        known = self._redeem(args["known_results"], ids)
         unqualified = [step["module"] for step in steps if step["module"].count(".") < 2]
         if unqualified:
             raise AnsibleActionFail("steps: modules must be fully qualified, e.g. ansible.builtin.uri (got %s)" % ", ".join(unqualified))
@@ -100,8 +108,12 @@ class ActionModule(ActionBase):
         together = [(step, module_args) for step, module_args in to_run if short_name(step["module"])]
         apart = [(step, module_args) for step, module_args in to_run if not short_name(step["module"])]
         jobs = [lambda call=call: {call[0]["id"]: self._run_step(call[0], call[1], task_vars)} for call in apart]
+        tickets = {}
         if together and self._runs_here(task_vars):
-            jobs.insert(0, lambda: self._run_here(together, args["max_workers"]))
+            tickets = self._start_reading_ahead([call for call in together if call[0]["id"] in args["read_ahead"]], args["max_workers"])
+            here = [call for call in together if call[0]["id"] not in tickets]
+            if here:
+                jobs.insert(0, lambda: self._run_here(here, args["max_workers"]))
         elif together:
             for group in share_out([short_name(step["module"]) for step, _args in together], args["processes"]):
                 jobs.insert(0, lambda group=group: self._run_together([together[index] for index in group], args["max_workers"], task_vars))
@@ -109,7 +121,8 @@ class ActionModule(ActionBase):
         # Threads share this action's connection; that is only safe when modules are piped to the
         # interpreter (no remote temp directory to share). Otherwise run the jobs one after another.
         workers = args["max_workers"] if self._is_pipelining_enabled("new") else 1
-        answered = dict((step["id"], dict(known[step["id"]], _step_seconds=0.0)) for step in steps if step["id"] in known)
+        answered = dict((step["id"], dict({"_step_seconds": 0.0}, **known[step["id"]])) for step in steps if step["id"] in known)
+        answered.update(tickets)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1))) as pool:
             for answer in pool.map(lambda job: job(), jobs):
                 answered.update(answer)
@@ -125,8 +138,40 @@ class ActionModule(ActionBase):
             result["failed"] = True
             result["msg"] = "; ".join("%s: %s" % (line["name"], line["msg"] or "failed") for line in failed)
         else:
-            result["msg"] = ", ".join("%s (%.1fs)" % (line["name"], line["seconds"]) for line in result["steps"])
+            result["msg"] = ", ".join("%s (%s)" % (line["name"], "reading ahead" if line["id"] in tickets else "%.1fs" % line["seconds"])
+                                      for line in result["steps"])
         return result
+
+    def _start_reading_ahead(self, calls, max_workers):
+        """{id: ticket answer} for steps now read ahead in a process of their own (none when that cannot start:
+        then they are read here with the others)."""
+        if not calls:
+            return {}
+        ticket = read_ahead.start([(step["id"], step["module"], step_args) for step, step_args in calls], bool(self._task.check_mode),
+                                  max_workers)
+        if ticket is None:
+            return {}
+        return dict((step["id"], {"read_ahead": ticket, "changed": False, "msg": "reading ahead", "_step_seconds": 0.0})
+                    for step, _args in calls)
+
+    @staticmethod
+    def _redeem(known, ids):
+        """known_results with the answers of steps an earlier task read ahead (waiting for them if need be); a
+        step whose reader died or never answered is left out, so it is read now."""
+        known = dict(known)
+        tickets = {}
+        for step_id in ids:
+            ticket = known[step_id].get("read_ahead") if isinstance(known.get(step_id), dict) else None
+            if ticket:
+                tickets.setdefault(str(ticket.get("path")), (ticket, []))[1].append(step_id)
+        for ticket, step_ids in tickets.values():
+            answers = read_ahead.redeem(ticket, READ_AHEAD_WAIT_SECONDS) or {}
+            for step_id in step_ids:
+                if step_id in answers:
+                    known[step_id] = dict(answers[step_id]["answer"], _step_seconds=answers[step_id]["seconds"])
+                else:
+                    del known[step_id]
+        return known
 
     def _with_defaults(self, module, step_args, groups, omit):
         merged = {}

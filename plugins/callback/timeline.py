@@ -60,7 +60,6 @@ options:
 """
 
 import functools
-import getpass
 import json
 import os
 import re
@@ -70,6 +69,7 @@ import uuid
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.sre.incident.plugins.module_utils import incident_store
+from ansible_collections.sre.incident.plugins.module_utils.incident_record import default_user
 
 SUMMARY_MAX = 300
 SUMMARY_LINES = 3
@@ -194,14 +194,7 @@ class CallbackModule(CallbackBase):
         self.host_started = {}   # (host, task uuid) -> time the task started on that host
         self.warned = set()
         self.write_failed = set()
-        self.user = os.environ.get("SRE_INCIDENT_USER") or self._os_user()
-
-    @staticmethod
-    def _os_user():
-        try:
-            return getpass.getuser()
-        except Exception:  # noqa: BLE001
-            return "uid:%d" % os.getuid()
+        self.user = default_user()
 
     # --- options -------------------------------------------------------------------------------------------------
 

@@ -17,8 +17,9 @@ UPDATE_KEYS = ("incident_type", "status", "severity", "severity_only_up", "sever
                "set_once", "resolved")
 
 
-def default_user():
-    user = os.environ.get("SRE_INCIDENT_USER")
+def default_user(awx_user=""):
+    """Who responds: SRE_INCIDENT_USER, else the AWX user who launched the job (when given), else the OS user."""
+    user = os.environ.get("SRE_INCIDENT_USER") or awx_user
     if user:
         return user
     try:

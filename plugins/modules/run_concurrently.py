@@ -69,8 +69,22 @@ options:
       - Results of steps already read, by step id (for example read together with the triage's own reads, see
         the P(sre.incident.triage#role) role's C(triage_also_read)). Those steps are not run again; their results,
         failed or not, count as if they had just been read.
+      - A result an earlier task left as a ticket (see O(read_ahead)) is waited for; when its reader died or gave
+        no answer within 120 seconds, the step is read now.
     type: dict
     default: {}
+  read_ahead:
+    description:
+      - Ids of steps this task does not wait for - a later task needs them. When the steps would run in this
+        task's worker (see the description), these are started in a process of their own, forked from it, and
+        their entry in RV(by_id) is a ticket (C(read_ahead)); a later C(run_concurrently) task that lists the same
+        steps and gets these results in O(known_results) redeems the ticket, waiting for the answers if need be.
+        Otherwise they are read with the other steps.
+      - The answers wait, masked like any step's, in a file readable only by this user, in a private directory
+        under the system's temporary directory; the redeeming task removes it.
+    type: list
+    elements: str
+    default: []
 attributes:
   action:
     support: full
@@ -143,6 +157,7 @@ def main():
             max_workers=dict(type="int", default=8),
             known_results=dict(type="dict", default={}),
             processes=dict(type="int", default=2),  # used by the action plugin, which shares the steps out
+            read_ahead=dict(type="list", elements="str", default=[]),  # used by the action plugin, which forks the reader
         ),
         supports_check_mode=True,
     )
