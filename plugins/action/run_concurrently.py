@@ -64,6 +64,7 @@ class ActionModule(ActionBase):
         super().__init__(*args, **kwargs)
         self._controller_lock = threading.Lock()
         self._holding = threading.local()
+        self._templated_defaults = {}
 
     def _low_level_execute_command(self, *args, **kwargs):
         if not getattr(self._holding, "lock", False):
@@ -175,15 +176,20 @@ class ActionModule(ActionBase):
 
     def _with_defaults(self, module, step_args, groups, omit):
         merged = {}
-        defaults = {}
-        for layer in self._task.module_defaults or []:
-            defaults.update(layer)
-        for group in groups.get(module, []):
-            merged.update(defaults.get("group/%s" % group) or {})
-        merged.update(defaults.get(module) or {})
-        merged = self._templar.template(merged) if merged else {}
+        for key in ["group/%s" % group for group in groups.get(module, [])] + [module]:
+            merged.update(self._defaults_for(key))
         merged.update(step_args)
         return {key: value for key, value in merged.items() if value != omit}
+
+    def _defaults_for(self, key):
+        """The task's module_defaults for one key (a module name or group/<group>), templated once per task:
+        steps of one group share them."""
+        if key not in self._templated_defaults:
+            value = {}
+            for layer in self._task.module_defaults or []:
+                value = layer.get(key, value)
+            self._templated_defaults[key] = self._templar.template(value) if value else {}
+        return self._templated_defaults[key]
 
     def _runs_here(self, task_vars):
         """Whether a module run for this host would happen on this machine with this very Python: a local
