@@ -138,3 +138,27 @@ def test_a_diagnosis_that_cannot_be_prepared_still_opens_and_tells_the_incident(
     record = json.loads(records[0].read_text())
     assert "no_such_variable" in record["details"]["last_failure"]
     assert snapshot(healed_lab)["group"] == before["group"]
+
+
+def test_tags_verify_runs_only_the_verification(healed_lab, lab_control):
+    """--tags verify after a fix made by hand: the checks run and pass; no diagnosis or fix is needed for it."""
+    lab_control.heal()
+    before = snapshot(healed_lab)
+
+    result, _seconds = run_playbook("redis_down.yml", "--tags", "verify")
+
+    text = output(result)
+    assert result.returncode == 0, text
+    assert "Test Redis (PING through the application's endpoint)" in text and "Mark the verification passed" in text
+    assert "Taking option" not in text and "Would take option" not in text
+    assert snapshot(healed_lab) == before
+
+
+def test_the_fix_role_without_a_diagnosis_says_what_to_run(healed_lab, tmp_path):
+    playbook = tmp_path / "fix_only.yml"
+    playbook.write_text("- hosts: sample-service\n  gather_facts: false\n  roles:\n    - sre.incident.redis_remediate\n")
+    result, _seconds = run_playbook(str(playbook), "--check")
+    text = " ".join(output(result).split())
+    assert result.returncode != 0
+    assert "No Redis diagnosis on sample-service: the fix only runs after the redis_diagnose role" in text
+    assert "Traceback" not in text

@@ -56,3 +56,55 @@ def test_in_the_worker_and_in_module_processes_the_answers_are_the_same(healed_l
     assert here_answer["msg"].startswith("A step with a wrong option: sre.incident.http_probe: ")
     for secret in lab_secrets(healed_lab):
         assert secret not in here_out and secret not in apart_out
+
+
+READ_AHEAD_PLAYBOOK = """
+- hosts: sample-service
+  gather_facts: false
+  tasks:
+    - name: Read health and metrics now, the cluster and Redis ahead
+      sre.incident.run_concurrently:
+        steps: "{{ steps }}"
+        read_ahead: [cluster, ping]
+      register: first
+    - name: A later task picks up the answers read ahead
+      sre.incident.run_concurrently:
+        steps: "{{ steps }}"
+        known_results: "{{ first.by_id }}"
+      register: second
+    - name: A ticket whose reader is gone is read again
+      sre.incident.run_concurrently:
+        steps: "{{ steps[2:3] }}"
+        known_results: {cluster: {read_ahead: {path: "{{ first.by_id.cluster.read_ahead.path }}-gone"}}}
+      register: third
+    - name: Keep what each task returned
+      ansible.builtin.copy:
+        content: "{{ {'first': first, 'second': second, 'third': third} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+"""
+
+
+def test_steps_read_ahead_are_picked_up_by_a_later_task_or_read_again(healed_lab, tmp_path):
+    playbook, out = tmp_path / "read_ahead.yml", tmp_path / "out.json"
+    playbook.write_text(READ_AHEAD_PLAYBOOK)
+    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), str(playbook), "-e", json.dumps({"steps": STEPS[:4], "out": str(out)})],
+                            cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = json.loads(out.read_text())
+    first, second, third = answers["first"], answers["second"], answers["third"]
+
+    ticket = first["by_id"]["cluster"]["read_ahead"]
+    assert first["by_id"]["ping"]["read_ahead"] == ticket
+    assert "Check Redis cluster status (reading ahead)" in first["msg"] and "Test Redis (reading ahead)" in first["msg"]
+    assert first["by_id"]["health"]["endpoints"]["health"]["status"] == 200 and first["by_id"]["metrics"]["by_name"]
+
+    assert second["by_id"]["cluster"]["primary_cluster_id"] in healed_lab["elasticache"]["members"]
+    assert second["by_id"]["ping"]["ping"] is True
+    assert "read_ahead" not in second["by_id"]["cluster"] and not second.get("failed")
+    assert not [path for path in os.listdir(os.path.dirname(ticket["path"])) if path.startswith(os.path.basename(ticket["path"]))]
+
+    assert third["by_id"]["cluster"]["primary_cluster_id"] == second["by_id"]["cluster"]["primary_cluster_id"]
+    assert third["steps"][0]["seconds"] > 0  # read now, not taken from the gone ticket
+    for secret in lab_secrets(healed_lab):
+        assert secret not in result.stdout + result.stderr
