@@ -12,8 +12,9 @@ version_added: 0.1.0
 description:
   - ansible-core runs every task in a new worker process forked from the controller. This callback changes no
     output and no behaviour; it makes each worker cheaper, before the first task and again when a play starts.
-  - It loads the Jinja filter and test plugins (ansible.builtin's and this collection's) and builds Jinja's lexer
-    once in the controller, so that no worker loads them for itself when it first evaluates a condition.
+  - It loads the Jinja filter and test plugins (ansible.builtin's and this collection's), this collection's lookup
+    plugins and builds Jinja's lexer once in the controller, so that no worker loads them for itself when it first
+    evaluates a condition or a template.
   - It moves what the controller holds at that point (the parsed playbook, plugins, inventory) out of the garbage
     collector's view with Python's C(gc.freeze), as Python's documentation advises before forking; a worker's
     collections then neither walk nor copy the memory it shares with the controller. Objects frozen this way are
@@ -31,11 +32,13 @@ import gc
 import os
 
 from ansible.plugins.callback import CallbackBase
-from ansible.plugins.loader import filter_loader, test_loader
+from ansible.plugins.loader import filter_loader, lookup_loader, test_loader
 from ansible.template import Templar
 
 COLLECTION = "sre.incident"
-FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "filter")
+PLUGINS_DIR = os.path.join(os.path.dirname(__file__), "..")
+# The lookups this collection's roles use from ansible.builtin; the collection's own are all loaded.
+BUILTIN_LOOKUPS = ("ansible.builtin.env", "ansible.builtin.file")
 
 
 class CallbackModule(CallbackBase):
@@ -48,13 +51,21 @@ class CallbackModule(CallbackBase):
         try:
             list(filter_loader.all())
             list(test_loader.all())
-            for file_name in sorted(os.listdir(FILTER_DIR)):
-                if file_name.endswith(".py") and not file_name.startswith("_"):
-                    filter_loader.get("%s.%s" % (COLLECTION, file_name[:-3]))
+            for name in self._own("filter"):
+                filter_loader.get(name)
+            for name in self._own("lookup") + BUILTIN_LOOKUPS:
+                lookup_loader.get(name, class_only=True)
             Templar(loader=playbook.get_loader(), variables={"names": ["x"]}).template("{{ names | length > 0 and names is defined }}")
         except Exception as exc:  # noqa: BLE001 - a speed-up only: whatever fails here, each worker loads for itself
             self._display.vvv("sre.incident.prefork: %s: %s" % (type(exc).__name__, exc))
         gc.freeze()
+
+    @staticmethod
+    def _own(plugin_type):
+        """This collection's plugins of a type, by FQCN."""
+        directory = os.path.join(PLUGINS_DIR, plugin_type)
+        return tuple("%s.%s" % (COLLECTION, name[:-3]) for name in sorted(os.listdir(directory))
+                     if name.endswith(".py") and not name.startswith("_"))
 
     def v2_playbook_on_play_start(self, play):
         gc.freeze()  # the play's compiled task list, too

@@ -117,6 +117,10 @@ def test_forced_reboot_without_opt_in_is_refused_and_changes_nothing(healed_lab,
     assert result.returncode != 0
     assert "refusing to reboot" in output(result) and "confirm_last_resort" in output(result)
     assert snapshot(healed_lab) == before
+    # The refused fix is recorded as a failure, never as an action taken.
+    [record] = [json.loads(path.read_text()) for path in (Path(healed_lab["state_dir"]) / "incidents").glob("*/record.json")]
+    assert "refusing to reboot" in record["details"]["last_failure"]
+    assert record.get("actions", []) == [] and record["details"]["option"] == "not run"
 
 
 def test_a_diagnosis_that_cannot_be_prepared_still_opens_and_tells_the_incident(healed_lab, lab_control):
