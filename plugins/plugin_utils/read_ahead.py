@@ -70,7 +70,7 @@ def start(steps, check_mode, max_workers):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.fork() == 0:  # the reader: holds the lock (inherited) until it exits
             _read(base, steps, check_mode, max_workers)
-    except OSError:
+    except (OSError, Warning):  # no fork, or (warnings as errors) Python 3.12+'s warning about forking with threads
         os.unlink(base + ".lock")
         return None
     finally:

@@ -24,7 +24,7 @@ def gate(tmp_path, *args):
     """Run the gate as CI does (JUnit report, checks only); returns (result, seconds, {testcase: failure or None}, stats)."""
     junit = tmp_path / "junit"
     env = {
-        "ANSIBLE_CALLBACKS_ENABLED": "sre.incident.timeline,ansible.builtin.junit",
+        "ANSIBLE_CALLBACKS_ENABLED": "sre.incident.timeline,sre.incident.prefork,ansible.builtin.junit",
         "JUNIT_OUTPUT_DIR": str(junit),
         "JUNIT_HIDE_TASK_ARGUMENTS": "true",
         "JUNIT_TEST_CASE_PREFIX": "sre.incident.verify : Check",
