@@ -144,18 +144,32 @@ def test_a_diagnosis_that_cannot_be_prepared_still_opens_and_tells_the_incident(
     assert snapshot(healed_lab)["group"] == before["group"]
 
 
-def test_tags_verify_runs_only_the_verification(healed_lab, lab_control):
-    """--tags verify after a fix made by hand: the checks run and pass; no diagnosis or fix is needed for it."""
+def test_tags_verify_runs_only_the_verification(healed_lab, lab_control, tmp_path):
+    """--tags verify after a fix made by hand: the checks run and pass; no diagnosis or fix is needed for it, and
+    none of its reads is started ahead (no read-ahead ticket is left behind)."""
     lab_control.heal()
     before = snapshot(healed_lab)
 
-    result, _seconds = run_playbook("redis_down.yml", "--tags", "verify")
+    result, _seconds = run_playbook("redis_down.yml", "--tags", "verify", env={"TMPDIR": str(tmp_path)})
 
     text = output(result)
     assert result.returncode == 0, text
     assert "Test Redis (PING through the application's endpoint)" in text and "Mark the verification passed" in text
     assert "Taking option" not in text and "Would take option" not in text
     assert snapshot(healed_lab) == before
+    assert [path.name for path in tmp_path.glob("sre-incident-read-ahead-*/*")] == []
+
+
+def test_check_mode_reads_the_diagnosis_ahead_and_redeems_it(healed_lab, lab_control, tmp_path):
+    """The triage starts the diagnosis's reads; the diagnosis picks their answers up and removes the ticket."""
+    lab_control.break_incident("redis_down")
+
+    result, _seconds = run_playbook("redis_down.yml", "--check", "-v", env={"TMPDIR": str(tmp_path)})
+
+    text = output(result)
+    assert result.returncode == 0, text
+    assert list(tmp_path.glob("sre-incident-read-ahead-*")), "no read-ahead directory: nothing was read ahead"
+    assert [path.name for path in tmp_path.glob("sre-incident-read-ahead-*/*")] == []
 
 
 def test_the_fix_role_without_a_diagnosis_says_what_to_run(healed_lab, tmp_path):
