@@ -59,7 +59,9 @@ sanity: venv
 build-test: venv
 	@bash scripts/build_and_install_test.sh
 
-test: lab-up test-collections
+# The tests start the lab when it is not running and stop it again at the end (tests/conftest.py): a CI clone
+# leaves no lab daemon behind to outlive it. A lab that was already up stays up.
+test: venv test-collections
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
 	@bash scripts/lint.sh
 	@bash scripts/build_and_install_test.sh

@@ -44,8 +44,8 @@ def _request(cfg: config.LabConfig, method: str, path: str, body: Any = None, ti
                        exit_code=int(payload.get("exit_code", 1))) from None
 
 
-def _daemon_status(cfg: config.LabConfig, timeout: float = 2.0) -> dict | None:
-    """The running daemon's status if a daemon for *this* state dir answers, else None."""
+def _answering_daemon(cfg: config.LabConfig, timeout: float = 2.0) -> dict | None:
+    """The status of a daemon that answers on this lab's control port for this state dir's path, else None."""
     try:
         data = _request(cfg, "GET", "/status", timeout=timeout)
     except (LabError, OSError, ValueError):
@@ -53,6 +53,35 @@ def _daemon_status(cfg: config.LabConfig, timeout: float = 2.0) -> dict | None:
     if not isinstance(data, dict) or data.get("state_dir") != str(cfg.state_dir):
         return None
     return data
+
+
+def _daemon_status(cfg: config.LabConfig, timeout: float = 2.0) -> dict | None:
+    """The running daemon's status if *this* state dir's daemon (the one its pid file names) answers, else None.
+    A daemon that answers for the same path without being named there is an orphan (see _stop_orphan)."""
+    data = _answering_daemon(cfg, timeout)
+    if data is None or data.get("pid") != _daemon_pid(cfg):
+        return None
+    return data
+
+
+def _stop_orphan(cfg: config.LabConfig) -> bool:
+    """Stop a daemon that still serves this state dir's path although the directory was deleted under it and made
+    anew (a checkout removed while its lab ran, then cloned again in the same place): it holds the lab's ports with
+    secrets the new state dir does not know. Returns True if there was one."""
+    data = _answering_daemon(cfg)
+    pid = data.get("pid") if data else None
+    if not isinstance(pid, int) or pid == _daemon_pid(cfg) or not _is_lab_daemon(pid):
+        return False
+    sys.stderr.write(f"stopping lab daemon {pid}: it serves {cfg.state_dir}, but that directory no longer names it\n")
+    _terminate(pid, 10)
+    return True
+
+
+def _is_lab_daemon(pid: int) -> bool:
+    try:
+        return b"lab.daemon" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _pid_alive(pid: int) -> bool:
@@ -115,6 +144,7 @@ def _up(cfg: config.LabConfig, timeout: float) -> dict[str, Any]:
     current = _daemon_status(cfg)
     if current is not None and current.get("ready"):
         return {**current, "already_running": True}
+    _stop_orphan(cfg)
     pid = _daemon_pid(cfg)
     if pid is not None:
         if current is None:  # a daemon that does not answer: stuck start or half dead; replace it
@@ -169,7 +199,7 @@ def down(timeout: float = DOWN_TIMEOUT) -> bool:
 
 
 def _down(cfg: config.LabConfig, timeout: float) -> bool:
-    was_running = False
+    was_running = _stop_orphan(cfg)
     pid = _daemon_pid(cfg)
     if _daemon_status(cfg) is not None:
         was_running = True

@@ -13,6 +13,7 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -52,6 +53,7 @@ class LabPostgres:
         self.log_file = cfg.state_dir / "postgres.log"
         self.port = cfg.port("postgres")
         self.as_root = os.geteuid() == 0
+        self.postmaster_pid: int | None = None  # of the server start() started or found
 
     # --- running binaries as the right user -------------------------------------------------
     def _own(self, path: Path) -> None:
@@ -139,16 +141,44 @@ class LabPostgres:
                     f"pg_ctl start failed ({_last_line(result.stderr or result.stdout)}); see {self.log_file}"
                 )
             log.info("postgres started on port %s", self.port)
+        self.postmaster_pid = self._postmaster_pid()
         self.setup_roles()
 
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
     def stop(self) -> None:
-        if not self.initialized or not (self.data_dir / "postmaster.pid").exists():
+        if not (self.data_dir / "postmaster.pid").exists():
+            self._stop_without_data_dir()
+            return
+        if not self.initialized:
             return
         result = self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "20",
                             "stop"], timeout=30)
         if result.returncode != 0 and self.is_running():
             raise PostgresError(f"pg_ctl stop failed: {_last_line(result.stderr or result.stdout)}")
         log.info("postgres stopped")
+
+    def _stop_without_data_dir(self) -> None:
+        """The server this object started, when its data directory was deleted under it (pg_ctl needs the
+        directory): fast shutdown by signal, then immediate. PostgreSQL would stop by itself only at its next
+        lock-file check, up to a minute later, holding the lab's port until then."""
+        pid = self.postmaster_pid
+        for sig in (signal.SIGINT, signal.SIGQUIT):
+            try:
+                if pid is None or str(self.data_dir).encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return  # gone, or never ours
+                os.kill(pid, sig)
+            except OSError:
+                return
+            for _attempt in range(100):
+                time.sleep(0.1)
+                if not Path(f"/proc/{pid}").exists():
+                    log.info("postgres stopped without its data directory")
+                    return
 
     # --- schema & roles --------------------------------------------------------------------
     def connect_socket(self, dbname: str = "postgres", application_name: str = "") -> psycopg.Connection:
