@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import config
+from .process_util import command_line_has
 from .scenarios import LabError, check_incident
 
 UP_TIMEOUT = 30.0
@@ -55,33 +56,27 @@ def _answering_daemon(cfg: config.LabConfig, timeout: float = 2.0) -> dict | Non
     return data
 
 
+def _ours(cfg: config.LabConfig, data: dict | None) -> dict | None:
+    """An answering daemon's status if it is *this* state dir's daemon (the one its pid file names), else None.
+    One that answers for the same path without being named there is an orphan (see _stop_orphan)."""
+    return data if data is not None and data.get("pid") == _daemon_pid(cfg) else None
+
+
 def _daemon_status(cfg: config.LabConfig, timeout: float = 2.0) -> dict | None:
-    """The running daemon's status if *this* state dir's daemon (the one its pid file names) answers, else None.
-    A daemon that answers for the same path without being named there is an orphan (see _stop_orphan)."""
-    data = _answering_daemon(cfg, timeout)
-    if data is None or data.get("pid") != _daemon_pid(cfg):
-        return None
-    return data
+    """The running daemon's status if this state dir's daemon answers, else None."""
+    return _ours(cfg, _answering_daemon(cfg, timeout))
 
 
-def _stop_orphan(cfg: config.LabConfig) -> bool:
-    """Stop a daemon that still serves this state dir's path although the directory was deleted under it and made
-    anew (a checkout removed while its lab ran, then cloned again in the same place): it holds the lab's ports with
-    secrets the new state dir does not know. Returns True if there was one."""
-    data = _answering_daemon(cfg)
-    pid = data.get("pid") if data else None
-    if not isinstance(pid, int) or pid == _daemon_pid(cfg) or not _is_lab_daemon(pid):
+def _stop_orphan(cfg: config.LabConfig, answering: dict | None) -> bool:
+    """Stop the answering daemon (_answering_daemon) when it serves this state dir's path although the directory
+    was deleted under it and made anew (a checkout removed while its lab ran, then cloned again in the same place):
+    it holds the lab's ports with secrets the new state dir does not know. Returns True if there was one."""
+    pid = answering.get("pid") if answering else None
+    if not isinstance(pid, int) or _ours(cfg, answering) or not command_line_has(pid, "lab.daemon"):
         return False
     sys.stderr.write(f"stopping lab daemon {pid}: it serves {cfg.state_dir}, but that directory no longer names it\n")
     _terminate(pid, 10)
     return True
-
-
-def _is_lab_daemon(pid: int) -> bool:
-    try:
-        return b"lab.daemon" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 def _pid_alive(pid: int) -> bool:
@@ -141,10 +136,11 @@ def up(timeout: float = UP_TIMEOUT) -> dict[str, Any]:
 
 
 def _up(cfg: config.LabConfig, timeout: float) -> dict[str, Any]:
-    current = _daemon_status(cfg)
+    answering = _answering_daemon(cfg)
+    current = _ours(cfg, answering)
     if current is not None and current.get("ready"):
         return {**current, "already_running": True}
-    _stop_orphan(cfg)
+    _stop_orphan(cfg, answering)
     pid = _daemon_pid(cfg)
     if pid is not None:
         if current is None:  # a daemon that does not answer: stuck start or half dead; replace it
@@ -199,9 +195,10 @@ def down(timeout: float = DOWN_TIMEOUT) -> bool:
 
 
 def _down(cfg: config.LabConfig, timeout: float) -> bool:
-    was_running = _stop_orphan(cfg)
+    answering = _answering_daemon(cfg)
+    was_running = _stop_orphan(cfg, answering)
     pid = _daemon_pid(cfg)
-    if _daemon_status(cfg) is not None:
+    if _ours(cfg, answering) is not None:
         was_running = True
         try:
             _request(cfg, "POST", "/shutdown")

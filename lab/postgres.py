@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from . import config
-from .process_util import tail_file
+from .process_util import command_line_has, signal_and_wait, tail_file
 
 log = logging.getLogger("lab.postgres")
 
@@ -167,18 +167,10 @@ class LabPostgres:
         directory): fast shutdown by signal, then immediate. PostgreSQL would stop by itself only at its next
         lock-file check, up to a minute later, holding the lab's port until then."""
         pid = self.postmaster_pid
-        for sig in (signal.SIGINT, signal.SIGQUIT):
-            try:
-                if pid is None or str(self.data_dir).encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return  # gone, or never ours
-                os.kill(pid, sig)
-            except OSError:
-                return
-            for _attempt in range(100):
-                time.sleep(0.1)
-                if not Path(f"/proc/{pid}").exists():
-                    log.info("postgres stopped without its data directory")
-                    return
+        if pid is None or not command_line_has(pid, str(self.data_dir)):
+            return  # gone, or never ours
+        if signal_and_wait(pid, signal.SIGINT, 10) or signal_and_wait(pid, signal.SIGQUIT, 10):
+            log.info("postgres stopped without its data directory")
 
     # --- schema & roles --------------------------------------------------------------------
     def connect_socket(self, dbname: str = "postgres", application_name: str = "") -> psycopg.Connection:

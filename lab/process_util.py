@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -15,3 +16,27 @@ def tail_file(path: Path, size: int = 2000) -> str:
             return fh.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def command_line_has(pid: int, marker: str) -> bool:
+    """Whether process *pid* runs and its command line contains *marker* - so that a pid read from a file or an
+    answer, perhaps reused by now, is never signalled unless it is still the process meant."""
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def signal_and_wait(pid: int, sig: int, seconds: float) -> bool:
+    """Send *sig* to *pid* and wait up to *seconds* for it to end (not for a child of this process: a zombie
+    would count as running). True when it is gone."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -20,7 +20,7 @@ from typing import Callable
 import redis
 
 from . import config
-from .process_util import tail_file
+from .process_util import command_line_has, signal_and_wait, tail_file
 
 log = logging.getLogger("lab.redis")
 
@@ -174,19 +174,8 @@ def kill_stale(pid_file: Path) -> None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        pid_file.unlink(missing_ok=True)
-        return
-    if "redis-server" not in cmdline:
-        pid_file.unlink(missing_ok=True)
-        return
-    os.kill(pid, signal.SIGTERM)
-    for _attempt in range(100):
-        if not Path(f"/proc/{pid}").exists():
-            break
-        time.sleep(0.05)
+    if command_line_has(pid, "redis-server"):
+        signal_and_wait(pid, signal.SIGTERM, 5)
     pid_file.unlink(missing_ok=True)
 
 
