@@ -135,6 +135,15 @@ def crash_flag_blocker(service: Any, deployment: dict, task_definition: Any) -> 
     return None
 
 
+def snapshot(obj: Any) -> Any:
+    """A copy of a moto model object whose lists and dicts are copied too (the scalars are immutable)."""
+    copied = copy.copy(obj)
+    for name, value in vars(obj).items():
+        if isinstance(value, (list, dict)):
+            setattr(copied, name, copy.deepcopy(value))
+    return copied
+
+
 def _deployment_percent(service: Any) -> tuple[int, int]:
     cfg = getattr(service, "deployment_configuration", None) or {}
     maximum = cfg.get("maximumPercent", 200)
@@ -190,6 +199,7 @@ class EcsController:
         original_update = ecs.update_service
         original_list_tasks = ecs.list_tasks
         original_describe_tasks = ecs.describe_tasks
+        original_describe_services = ecs.describe_services
 
         def update_service(service_properties: dict[str, Any]) -> Any:
             return self._update_service(original_update, service_properties)
@@ -207,11 +217,19 @@ class EcsController:
                 tasks = [t for t in tasks if t.group == f"service:{name}"]
             return tasks
 
+        # moto serializes what these return after they return: readers get copies taken under the lock, or
+        # one could see a scheduler pass half done (a COMPLETED rollout still counting 0 running tasks).
         def describe_tasks(cluster_str: str, tasks: list[str]) -> list:
             with self.lock:
-                return original_describe_tasks(cluster_str, tasks)
+                return [snapshot(t) for t in original_describe_tasks(cluster_str, tasks)]
+
+        def describe_services(cluster_str: str, service_names_or_arns: list[str]) -> tuple[list, list]:
+            with self.lock:
+                services, failures = original_describe_services(cluster_str, service_names_or_arns)
+                return [snapshot(s) for s in services], failures
 
         ecs.update_service = update_service
+        ecs.describe_services = describe_services
         ecs.list_tasks = list_tasks
         ecs.describe_tasks = describe_tasks
         ecs_history.install_api(self)
