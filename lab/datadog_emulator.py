@@ -265,7 +265,8 @@ class DatadogEmulator:
             buckets.setdefault(int(ts) // interval * interval, []).append(value)
         reducers = {"avg": lambda v: sum(v) / len(v), "sum": sum, "min": min, "max": max, "count": len}
         pointlist = []
-        for bucket_ts in sorted(buckets):
+        # [from, to] includes both ends: whole-second windows can touch one bucket more than MAX_POINTS
+        for bucket_ts in sorted(buckets)[-MAX_POINTS:]:
             pointlist.append([float(bucket_ts * 1000), round(float(reducers[method](buckets[bucket_ts])), 6)])
         return {
             "metric": metric,

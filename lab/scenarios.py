@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -113,16 +114,20 @@ class Scenarios:
         return {"incident": name, "options": applied}
 
     def _settle_metrics(self) -> None:
-        """Return once the app has recorded its regular metric point in a whole second after the change, so the
-        Datadog emulator's latest 1-second bucket (a 5-minute query's resolution) holds only points from after it:
-        a diagnosis started at once reads the fault, not an average of before and after. (An extra point would
-        count twice in a .as_count() bucket.)"""
+        """Return once the app has recorded its regular metric point in a whole second after the change and that
+        second is over: a Datadog query for "now" (``to`` is whole seconds and includes points up to it) then
+        ends with a 1-second bucket that holds only points from after the change, so a diagnosis started at once
+        reads the fault, not the state before it or an average of both. (An extra point would count twice in an
+        .as_count() bucket.)"""
         if not self.lab.ready:
             return
         after = int(time.time()) + 1
         deadline = time.monotonic() + 3 * max(1.0, self.lab.app.interval)
         while self.lab.app.last_tick < after and time.monotonic() < deadline:
             time.sleep(0.05)
+        visible = math.ceil(self.lab.app.last_tick) - time.time()
+        if 0 < visible <= 1.0:
+            time.sleep(visible)
 
     def _break_redis_down(self, options: dict[str, Any]) -> dict[str, Any]:
         replica_down = bool(options.get("replica_down", False))

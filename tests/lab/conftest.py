@@ -47,6 +47,6 @@ def query_metric(datadog_config):
     def run(query: str, seconds: int = 60):
         now = int(time.time())
         with ApiClient(datadog_config) as api:
-            return MetricsApi(api).query_metrics(_from=now - seconds, to=now + 1, query=query)
+            return MetricsApi(api).query_metrics(_from=now - seconds, to=now, query=query)
 
     return run
