@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import config
-from .process_util import command_line_has
+from .process_util import command_line_has, pid_alive, signal_and_wait
 from .scenarios import LabError, check_incident
 
 UP_TIMEOUT = 30.0
@@ -79,25 +79,12 @@ def _stop_orphan(cfg: config.LabConfig, answering: dict | None) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 def _daemon_pid(cfg: config.LabConfig) -> int | None:
     try:
         pid = int(cfg.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 # --- public API ------------------------------------------------------------------------------
@@ -165,7 +152,7 @@ def _wait_ready(cfg: config.LabConfig, pid: int, timeout: float,
                 proc: subprocess.Popen | None = None) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        exited = proc.poll() is not None if proc is not None else not _pid_alive(pid)
+        exited = proc.poll() is not None if proc is not None else not pid_alive(pid)
         if exited:
             raise LabError(f"lab failed to start: {_daemon_error(cfg)}")
         data = _daemon_status(cfg, timeout=1.0)
@@ -207,9 +194,9 @@ def _down(cfg: config.LabConfig, timeout: float) -> bool:
     if pid is not None:
         was_running = True
         deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             _terminate(pid, 10)
     if down_leftovers(cfg):
         was_running = True
@@ -241,18 +228,8 @@ def down_leftovers(cfg: config.LabConfig) -> bool:
 
 
 def _terminate(pid: int, timeout: float) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _pid_alive(pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    if not signal_and_wait(pid, signal.SIGTERM, timeout):
+        signal_and_wait(pid, signal.SIGKILL, 0)
 
 
 def _require_running(cfg: config.LabConfig) -> None:

@@ -27,15 +27,28 @@ def command_line_has(pid: int, marker: str) -> bool:
         return False
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process *pid* runs (a zombie, ended but not yet reaped by its parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 def signal_and_wait(pid: int, sig: int, seconds: float) -> bool:
-    """Send *sig* to *pid* and wait up to *seconds* for it to end (not for a child of this process: a zombie
-    would count as running). True when it is gone."""
+    """Send *sig* to *pid* and wait up to *seconds* for it to end. True when it is gone."""
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
         return True
     deadline = time.monotonic() + seconds
-    while Path(f"/proc/{pid}").exists():
+    while pid_alive(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)

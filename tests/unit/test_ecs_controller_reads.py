@@ -7,17 +7,13 @@ rollout with runningCount 0. The reads now wait for the pass and get a copy take
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-
-from lab import config  # noqa: E402
-from lab.aws_emulator import backend  # noqa: E402
-from lab.ecs_controller import EcsController  # noqa: E402
+from lab import config
+from lab.aws_emulator import backend
+from lab.ecs_controller import EcsController
 
 CLUSTER, SERVICE = "reads-cluster", "reads-service"
 
