@@ -58,7 +58,7 @@ class ActionModule(ActionBase):
     while a step's module process runs, which is the part worth overlapping."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "processes", "read_ahead"))
+    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "processes", "read_ahead", "continue_on_failure"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,6 +84,7 @@ class ActionModule(ActionBase):
             known_results=dict(type="dict", default={}),
             processes=dict(type="int", default=2),
             read_ahead=dict(type="list", elements="str", default=[]),
+            continue_on_failure=dict(type="bool", default=False),
         ))
         steps = args["steps"]
         ids = [step["id"] for step in steps]
@@ -135,8 +136,9 @@ class ActionModule(ActionBase):
                            for (step, _args), answer in zip(calls, answers)]
         result["changed"] = any(answer.get("changed") for answer in answers)
         failed = [line for line in result["steps"] if line["failed"]]
+        result["failed_steps"] = [line["id"] for line in failed]
         if failed:
-            result["failed"] = True
+            result["failed"] = not args["continue_on_failure"]
             result["msg"] = "; ".join("%s: %s" % (line["name"], line["msg"] or "failed") for line in failed)
         else:
             result["msg"] = ", ".join("%s (%s)" % (line["name"], "reading ahead" if line["id"] in tickets else "%.1fs" % line["seconds"])

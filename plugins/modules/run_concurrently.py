@@ -85,6 +85,12 @@ options:
     type: list
     elements: str
     default: []
+  continue_on_failure:
+    description:
+      - When true, a step that fails does not fail the task - its result in RV(by_id) says what went wrong and its
+        id is in RV(failed_steps). A diagnosis goes on with what it could read and lists what is missing.
+    type: bool
+    default: false
 attributes:
   action:
     support: full
@@ -129,6 +135,11 @@ steps:
   returned: always
   type: list
   elements: dict
+failed_steps:
+  description: Ids of the steps that failed, in the order given.
+  returned: always
+  type: list
+  elements: str
 msg:
   description: The steps and their durations, or what failed.
   returned: always
@@ -158,6 +169,7 @@ def main():
             known_results=dict(type="dict", default={}),
             processes=dict(type="int", default=2),  # used by the action plugin, which shares the steps out
             read_ahead=dict(type="list", elements="str", default=[]),  # used by the action plugin, which forks the reader
+            continue_on_failure=dict(type="bool", default=False),  # used by the action plugin, which decides the task's failure
         ),
         supports_check_mode=True,
     )
