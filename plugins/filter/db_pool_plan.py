@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
+from ansible_collections.sre.incident.plugins.plugin_utils.evidence import Evidence
 
 DOCUMENTATION = r"""
 name: db_pool_plan
@@ -60,9 +61,14 @@ RETURN = r"""
 _value:
   description: healthy, findings, suspected_cause, recommended_options (list), recommended_option (joined with +),
     option_labels, option_reason, candidates (kill_idle and kill_long_running counts), pool (size, available),
-    pool_raise (to, extra, free, fits, why), thresholds (idle_seconds, running_seconds), incident.
+    pool_raise (to, extra, free, fits, why), thresholds (idle_seconds, running_seconds), incident, refused (why no
+    fix is recommended although one may be needed, else empty), corroborated_by, automation_errors,
+    missing_evidence, missing_reads.
   type: dict
 """
+
+READ_LABELS = {"activity": "PostgreSQL (pg_stat_activity)", "pool": "Datadog (pool metrics)",
+               "logs": "CloudWatch Logs (connection errors)"}
 
 LABELS = {
     "kill_idle": "1 (kill idle connections)",
@@ -144,8 +150,32 @@ def _findings(activity, app_user, size, available, errors, truncated, sample, id
     return findings
 
 
-def db_pool_plan(evidence, app_user, usage_percent=80, raise_to=30, pool_instances=1):
+def _weigh(reads):
+    weighed = Evidence()
+    for read_id, result in (reads or {}).items():
+        weighed.read(read_id, READ_LABELS.get(read_id, read_id), result)
+    return weighed
+
+
+def _refusal(options, weighed, corroborated_by):
+    """Why the options cannot be taken on this evidence ("" when they can)."""
+    missing = weighed.missing_reads_set()
+    if "activity" in missing:
+        return "no fix: every option decides from %s, which could not be read" % weighed.unread(["activity"], READ_LABELS)
+    if options == ["none"]:
+        return ("no fix: nothing is exhausted in the database, and whether the pool is cannot be told without %s"
+                % weighed.unread(["pool"], READ_LABELS)) if "pool" in missing else ""
+    if "pool" in missing and ("raise_pool" in options or "restart" in options):
+        return "no fix: %s needs %s, which could not be read" % (" and ".join(options), weighed.unread(["pool"], READ_LABELS))
+    if not corroborated_by:
+        return ("no fix: the application's own signals (%s) do not show the exhaustion pg_stat_activity shows"
+                % ", ".join(READ_LABELS[read] for read in ("pool", "logs")))
+    return ""
+
+
+def db_pool_plan(evidence, app_user, usage_percent=80, raise_to=30, pool_instances=1, reads=None):
     evidence = evidence or {}
+    weighed = _weigh(reads)
     activity = evidence.get("activity") or {}
     metrics = evidence.get("metrics") or {}
     size, available = metric_value(metrics, "pool_size"), metric_value(metrics, "pool_available")
@@ -184,9 +214,23 @@ def db_pool_plan(evidence, app_user, usage_percent=80, raise_to=30, pool_instanc
         else:
             options = ["restart"]
             reason = "raising the pool is not possible (%s); a restart resets the pool" % raise_["why"]
+    # The application's own view: its pool at its maximum, or connection errors in its logs.
+    corroborated_by = (["pool %s of %s available" % (int(available), "?" if size is None else int(size))] if pool_full else []) + (
+        ["%d connection error line(s) in the application's logs" % errors] if errors and not weighed.has_missing("logs") else [])
+    refused = ""
+    if weighed.automation_errors:
+        options, reason, cause = ["none"], "the automation's own reads failed; nothing is decided from them", (
+            "unknown: " + "; ".join(weighed.automation_errors))
+    elif reads is not None:
+        refused = _refusal(options, weighed, corroborated_by)
+        if refused:
+            options, reason = ["none"], refused
     return {
         "incident": "db_pool_exhausted",
-        "healthy": options == ["none"],
+        "healthy": options == ["none"] and not refused and not weighed.automation_errors,
+        "refused": refused,
+        "corroborated_by": corroborated_by,
+        **weighed.summary(),
         "findings": _findings(activity, app_user, size, available, errors, evidence.get("errors_truncated"),
                               evidence.get("error_sample"), idle, long_running),
         "suspected_cause": cause,

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
+from ansible_collections.sre.incident.plugins.plugin_utils.evidence import Evidence
 
 DOCUMENTATION = r"""
 name: ecs_plan
@@ -69,9 +70,23 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: healthy, findings, evidence, suspected_cause, recommended_option, option_reason, incident.
+  description: >-
+    healthy, findings, evidence, suspected_cause, recommended_option, option_reason, incident, refused (why no fix is
+    recommended although one is needed, else empty), automation_errors, missing_evidence, missing_reads.
   type: dict
 """
+
+# What each option decides from: without these reads it is refused (the ECS read is needed by every fix).
+NEEDS = {
+    "service_down": {"rollback": ("ecs",), "restart": ("ecs",)},
+    "high_error_rate": {"rollback": ("ecs", "metrics"), "disable_feature": ("ecs", "metrics", "flag"),
+                        "scale_up": ("ecs", "metrics", "flag")},
+    "memory_leak": {"raise_memory": ("ecs", "metrics"), "restart": ("ecs", "metrics")},
+}
+LABELS = {"ecs": "ECS (service, deployments, tasks)", "health": "the health endpoint", "metrics": "Datadog (metrics)",
+          "flag": "SSM (feature flag)", "dependencies": "the external dependencies", "heapdumps": "S3 (heap dumps)"}
+# What is missing changes the decision itself: without these the options that come later are not considered.
+DECIDES = {"service_down": ("ecs",), "high_error_rate": ("ecs", "metrics", "flag"), "memory_leak": ("ecs", "metrics")}
 
 
 def _service_findings(ecs):
@@ -166,16 +181,49 @@ def _memory_leak(evidence, ecs, options):
 DECIDERS = {"service_down": _service_down, "high_error_rate": _high_error_rate, "memory_leak": _memory_leak}
 
 
+def _weigh(reads, evidence):
+    """Evidence of the raw reads (by step id): failed ones are blanked out of the evidence and listed."""
+    weighed = Evidence()
+    evidence = dict(evidence)
+    for read_id, result in (reads or {}).items():
+        if weighed.read(read_id, LABELS.get(read_id, read_id), result) is None:
+            evidence[read_id] = None
+    health = ((reads or {}).get("health") or {}).get("endpoints") or {}
+    for name, endpoint in health.items():
+        if endpoint.get("error"):
+            weighed.check_access("health", "the health endpoint %s" % endpoint.get("url", name), endpoint["error"])
+    return weighed, evidence
+
+
+def _refusal(incident, option, weighed):
+    """Why option cannot be taken on this evidence ("" when it can)."""
+    lacking = [read for read in NEEDS[incident].get(option, ()) if read in weighed.missing_reads_set()]
+    if not lacking:
+        return ""
+    return "no fix: %s needs %s, which could not be read" % (option, weighed.unread(lacking, LABELS))
+
+
 def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=5, resource_percent=85,
-             memory_percent=90, oom_kills=2, oom_window_seconds=3600):
+             memory_percent=90, oom_kills=2, oom_window_seconds=3600, reads=None):
     if incident not in DECIDERS:
         raise ValueError("ecs_plan: incident must be one of %s, got %r" % (", ".join(DECIDERS), incident))
-    evidence = evidence or {}
+    weighed, evidence = _weigh(reads, evidence or {})
     ecs = evidence.get("ecs") or {}
     options = dict(recent_deploy_seconds=recent_deploy_seconds, error_rate_percent=error_rate_percent,
                    resource_percent=resource_percent, memory_percent=memory_percent, oom_kills=oom_kills,
                    oom_window_seconds=oom_window_seconds)
     option, reason, cause = DECIDERS[incident](evidence, ecs, options)
+    refused = ""
+    undecided = [read for read in DECIDES[incident] if read in weighed.missing_reads_set()]
+    if weighed.automation_errors:
+        option, reason, cause = "none", "the automation's own reads failed; nothing is decided from them", (
+            "unknown: " + "; ".join(weighed.automation_errors))
+    elif option == "none" and undecided and cause != "none found":
+        refused = "no fix: the decision needs %s, which could not be read" % weighed.unread(undecided, LABELS)
+    elif option != "none":
+        refused = _refusal(incident, option, weighed)
+        if refused:
+            option, reason = "none", refused
     findings = _service_findings(ecs)
     findings.append("Health endpoint: %s" % evidence.get("health"))
     for name in sorted(evidence.get("metrics") or {}):
@@ -193,6 +241,8 @@ def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=
         "suspected_cause": cause,
         "recommended_option": option,
         "option_reason": reason,
+        "refused": refused,
+        **weighed.summary(),
     }
 
 

@@ -81,14 +81,14 @@ class Evidence:
 
     def read(self, read_id, label, result):
         """The result when the read answered, else None (recorded as missing or as the automation's fault)."""
-        if result and not result.get("failed") and not result.get("skipped"):
+        if result is not None and not result.get("failed") and not result.get("skipped"):
             self._read.add(read_id)
             return result
-        if not result or result.get("skipped"):
+        if result is None or result.get("skipped"):
             reason = "not read"
         else:
             reason = result.get("msg") or "failed"
-        self.failure(read_id, label, reason, result_kind(result) if result and result.get("failed") else "error")
+        self.failure(read_id, label, reason, result_kind(result) if result is not None and result.get("failed") else "error")
         return None
 
     def failure(self, read_id, label, reason, kind=None):
@@ -104,6 +104,17 @@ class Evidence:
         """Record a failure only when it is the automation's own (a failed PING is otherwise a finding)."""
         if error_kind(reason) in AUTOMATION_KINDS:
             self.failure(read_id, label, reason)
+
+    def missing_reads_set(self):
+        return set(item["read"] for item in self.missing)
+
+    def unread(self, read_ids, labels):
+        """"<label> (<reason>)" for each of read_ids that is missing: what a refusal names."""
+        reasons = dict((item["read"], item["reason"]) for item in self.missing)
+        return ", ".join("%s (%s)" % (labels.get(read, read), reasons[read]) for read in read_ids if read in reasons)
+
+    def has_missing(self, read_id):
+        return read_id in self.missing_reads_set()
 
     def has(self, read_id):
         return read_id in self._read

@@ -97,3 +97,35 @@ def test_missing_pool_metrics_never_raise_the_pool():
 def test_missing_signal_privilege_is_a_finding():
     result = plan(activity(connections=26, app=24, idle=3, can_signal=False), available=0)
     assert any("no pg_signal_backend" in line for line in result["findings"])
+
+
+def test_wrong_automation_password_stops_the_diagnosis():
+    reads = {"activity": {"failed": True, "msg": 'PostgreSQL 127.0.0.1:5432: connection failed: FATAL:  password '
+                                                 'authentication failed for user "sre_automation"'},
+             "pool": {}, "logs": {}}
+    result = db_pool_plan({"activity": {}, "metrics": {}}, APP, reads=reads)
+    assert result["recommended_options"] == ["none"] and not result["healthy"]
+    assert "fix its credentials" in result["automation_errors"][0]
+
+
+def test_pool_metrics_missing_still_ends_stale_sessions_the_logs_corroborate():
+    reads = {"activity": {}, "pool": {"failed": True, "msg": "Datadog: timed out"}, "logs": {}}
+    evidence = {"activity": activity(connections=26, app=24, idle=17), "metrics": {}, "errors": 12}
+    result = db_pool_plan(evidence, APP, reads=reads)
+    assert result["recommended_options"] == ["kill_idle"]
+    assert result["missing_reads"] == ["pool"]
+
+
+def test_pool_metrics_missing_refuses_a_pool_raise_or_restart():
+    reads = {"activity": {}, "pool": {"failed": True, "msg": "Datadog: timed out"}, "logs": {}}
+    result = db_pool_plan({"activity": activity(connections=26, app=24), "metrics": {}, "errors": 12}, APP, reads=reads)
+    assert result["recommended_options"] == ["none"]
+    assert "Datadog (pool metrics)" in result["refused"]
+
+
+def test_exhaustion_the_application_does_not_show_is_refused():
+    reads = {"activity": {}, "pool": {}, "logs": {}}
+    evidence = {"activity": activity(connections=26, app=24, idle=17), "metrics": {"pool_size": 20, "pool_available": 9}, "errors": 0}
+    result = db_pool_plan(evidence, APP, reads=reads)
+    assert result["recommended_options"] == ["none"]
+    assert "do not show the exhaustion" in result["refused"]

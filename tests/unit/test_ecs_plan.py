@@ -69,3 +69,45 @@ def test_memory_leak_counts_only_recent_oom_kills():
     for task in old["oom"]["tasks"]:
         task["age_seconds"] = 7200
     assert ecs_plan({"ecs": old, "metrics": {"memory": 95}}, "memory_leak", oom_window_seconds=3600)["recommended_option"] == "restart"
+
+
+def test_ecs_automation_denial_stops_and_names_the_fix():
+    reads = {"ecs": {"failed": True, "error_code": "AccessDeniedException",
+                     "msg": "AWS ecs DescribeServices: access denied (AccessDeniedException, HTTP 400): no"},
+             "health": {"endpoints": {"health": {"status": 502, "error": None}}}, "metrics": {"by_name": {}}}
+    plan = ecs_plan({"ecs": None, "health": 502}, "service_down", reads=reads)
+    assert plan["recommended_option"] == "none"
+    assert "grant it the permission" in plan["automation_errors"][0]
+
+
+def test_ecs_read_missing_refuses_every_fix():
+    reads = {"ecs": {"failed": True, "msg": "AWS ecs DescribeServices: timed out"},
+             "health": {"endpoints": {"health": {"status": 502, "error": None}}}}
+    plan = ecs_plan({"ecs": None, "health": 502}, "service_down", reads=reads)
+    assert plan["recommended_option"] == "none"
+    assert "ECS (service, deployments, tasks)" in plan["refused"]
+    assert plan["missing_reads"] == ["ecs"]
+
+
+def test_metrics_missing_still_rolls_back_a_failing_deployment():
+    reads = {"ecs": {}, "health": {"endpoints": {"health": {"status": 502}}},
+             "metrics": {"failed": True, "msg": "Datadog: cannot reach the API (connection refused)"}}
+    plan = ecs_plan({"ecs": ecs(running=0, failed=4, age=300), "health": 502}, "service_down", reads=reads)
+    assert plan["recommended_option"] == "rollback"
+    assert plan["refused"] == "" and plan["missing_reads"] == ["metrics"]
+
+
+def test_high_error_rate_without_the_flag_refuses_what_needs_it():
+    reads = {"ecs": {}, "metrics": {}, "flag": {"failed": True, "msg": "AWS ssm GetParameters: ThrottlingException"}}
+    evidence = {"ecs": ecs(age=7200), "metrics": {"success_rate": 92.0, "cpu": 95.0}}
+    plan = ecs_plan(evidence, "high_error_rate", reads=reads)
+    assert plan["recommended_option"] == "none"
+    assert "SSM (feature flag)" in plan["refused"]
+
+
+def test_health_dns_failure_is_the_automations():
+    reads = {"ecs": {}, "health": {"endpoints": {"health": {"status": None, "url": "http://svc.invalid/health",
+                                                            "error": "URLError: <urlopen error [Errno -2] Name or service not known>"}}}}
+    plan = ecs_plan({"ecs": ecs(running=0), "health": None}, "service_down", reads=reads)
+    assert plan["recommended_option"] == "none"
+    assert "fix the endpoint's name" in plan["automation_errors"][0]
