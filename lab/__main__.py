@@ -71,7 +71,7 @@ def render(status: dict[str, Any]) -> str:
         f"lab running (pid {status['pid']}, state dir {status['state_dir']})",
         f"  scenario    {', '.join(scenario) if scenario else 'healthy'}",
         f"  aws         {status['aws']['endpoint_url']}  region {status['aws']['region']}"
-        + ("  (IAM enforced: docs/iam-policy.json)" if status["aws"].get("iam_enforced") else ""),
+        + ("  (IAM enforced: docs/iam-policy.json)" if status.get("iam", {}).get("enforced") else ""),
         f"  ecs         cluster {status['ecs']['cluster']} service {status['ecs']['service']}",
         f"  redis       127.0.0.1:{redis['port']} ({'open' if redis['endpoint_open'] else 'REFUSING'}); {nodes}",
         (f"  postgres    127.0.0.1:{status['postgres']['port']} db {status['postgres']['database']} "
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"services; ansible-playbook -i {result['inventory']['path']} ...)")
         elif args.command == "iam":
             result = client.iam(enforce=args.switch == "on")
-            print(f"IAM enforced: {result['iam_enforced']} (policy user {result['policy_user']['name']})")
+            print(f"IAM enforced: {result['enforced']} (policy user {result['policy_user']['name']})")
         elif args.command == "fleet-inventory":
             written = client.fleet_inventory(args.path)
             print(f"inventory: {written['path']} ({written['hosts']} hosts in group services)")

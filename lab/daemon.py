@@ -171,8 +171,8 @@ class Lab:
                 "access_key_id": config.AWS_ACCESS_KEY_ID,
                 "secret_access_key": config.AWS_SECRET_ACCESS_KEY,
                 "account_id": config.AWS_ACCOUNT_ID,
-                **(self.iam.describe() if self.iam else {}),
             },
+            "iam": self.iam.describe() if self.iam else {"enforced": False},
             "ecs": {
                 "cluster": config.ECS_CLUSTER,
                 "service": config.ECS_SERVICE,

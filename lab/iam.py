@@ -102,9 +102,9 @@ class LabIam:
         self.denials.append({"action": action, "resource": resource})
 
     def describe(self, details: bool = False) -> dict[str, Any]:
-        """For status["aws"]; with details, also the policy in force and the denials since enforcement began."""
+        """status["iam"]; with details, also the policy in force and the denials since enforcement began."""
         info: dict[str, Any] = {
-            "iam_enforced": self.enforced,
+            "enforced": self.enforced,
             "policy_user": {"name": POLICY_USER, "access_key_id": self.key.access_key_id,
                             "secret_access_key": self.key.secret_access_key},
         }

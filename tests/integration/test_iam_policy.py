@@ -87,9 +87,9 @@ def test_verify_deploy_runs_as_the_policy_user(enforced, iam_lab):
 
 # --- 2. without any one action, some run fails naming it --------------------------------------------------------
 def policy_user_aws(status):
-    conf = status["aws"]
+    conf, user = status["aws"], status["iam"]["policy_user"]
     return {"region": conf["region"], "endpoint_url": conf["endpoint_url"], "max_attempts": 1,
-            "access_key": conf["policy_user"]["access_key_id"], "secret_key": conf["policy_user"]["secret_access_key"]}
+            "access_key": user["access_key_id"], "secret_key": user["secret_access_key"]}
 
 
 def probes(status):
@@ -173,6 +173,22 @@ def test_without_stop_query_a_timed_out_query_is_left_running(enforced, iam_lab)
                                     poll_interval=0.05))
     assert result.returncode != 0 and "still running" in text, text
     assert [d["action"] for d in denials(iam_lab)] == ["logs:StopQuery"]
+
+
+def test_the_lab_enforces_resources_but_not_conditions(enforced, iam_lab):
+    """What moto really enforces (docs/iam-policy.md, "Where the lab's enforcement differs from AWS")."""
+    conf, user = enforced["aws"], enforced["iam"]["policy_user"]
+    ecs = boto3.client("ecs", region_name=conf["region"], endpoint_url=conf["endpoint_url"],
+                       aws_access_key_id=user["access_key_id"], aws_secret_access_key=user["secret_access_key"])
+    cluster = enforced["ecs"]["cluster"]
+    with pytest.raises(ecs.exceptions.ClientError, match="not authorized to perform: ecs:DescribeServices"):
+        ecs.describe_services(cluster=cluster, services=["another-service"])
+    policy = iam_lab.iam(reset_policy=True)["policy"]
+    for statement in policy["Statement"]:
+        if "Condition" in statement and "ecs:ListTasks" in statement["Action"]:
+            statement["Condition"] = {"ArnEquals": {"ecs:cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/another"}}
+    iam_lab.iam(policy=policy)
+    assert ecs.list_tasks(cluster=cluster, serviceName=enforced["ecs"]["service"])["taskArns"], "moto ignores conditions"
 
 
 # --- 3. nothing the modules do not call --------------------------------------------------------------------------
