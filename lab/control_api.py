@@ -41,11 +41,9 @@ def make_app(lab: "Lab"):
                 fleet = lab.set_fleet(body.get("count"), body.get("broken", 0))
                 return json_response({"fleet": fleet, "removed": removed, "status": lab.status()})
             if path == "/iam" and method in ("GET", "POST"):
-                body = request_json(request) if method == "POST" else {}
-                if not isinstance(body, dict) or set(body) - {"enforce", "policy", "reset_policy"}:
-                    raise LabError('iam takes a JSON object {"enforce": bool, "policy": {...}, "reset_policy": bool}',
-                                   exit_code=2)
-                result = lab.iam.configure(**body)
+                from .iam import options_from
+
+                result = lab.iam.configure(**options_from(request_json(request) if method == "POST" else {}))
                 lab.write_status()
                 return json_response(result)
             if method == "POST" and path == "/shutdown":

@@ -113,6 +113,17 @@ class LabIam:
         return info
 
 
+def options_from(body: Any) -> dict[str, Any]:
+    """LabIam.configure's options from a control API request body; a LabError (exit code 2) for anything else."""
+    from .scenarios import LabError
+
+    if not isinstance(body, dict) or set(body) - {"enforce", "policy", "reset_policy"} \
+            or not isinstance(body.get("policy", {}), dict) \
+            or not all(isinstance(body.get(key, False), bool) for key in ("enforce", "reset_policy")):
+        raise LabError('iam takes a JSON object {"enforce": bool, "policy": {...}, "reset_policy": bool}', exit_code=2)
+    return body
+
+
 # --- what AWS authorizes for a request ------------------------------------------------------------
 Get = Callable[[str], Any]
 Check = tuple[str | None, str]  # (an extra action AWS checks, or None for the call's own; the resource ARN)

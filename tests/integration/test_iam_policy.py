@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore import xform_name
 
 from helpers import REPO, adhoc, aws, ecs_service, output, run_playbook
 
@@ -17,9 +18,10 @@ POLICY_FILE = Path(REPO) / "docs" / "iam-policy.json"
 def iam_lab(lab):
     from lab import client
 
+    was_enforced = client.status()["iam"]["enforced"]  # a lab started with --iam stays so
     client.iam(enforce=True, reset_policy=True)
     yield client
-    client.iam(enforce=False, reset_policy=True)
+    client.iam(enforce=was_enforced, reset_policy=True)
 
 
 @pytest.fixture
@@ -27,6 +29,19 @@ def enforced(iam_lab, healed_lab):
     """The healed lab enforcing the whole policy, no denial recorded yet; yields the status."""
     iam_lab.iam(reset_policy=True)
     return iam_lab.status()
+
+
+@pytest.fixture(scope="module")
+def baseline(iam_lab):
+    """The lab healed once for the probes below: a refused call changes nothing."""
+    iam_lab.heal()
+    return iam_lab.status()
+
+
+@pytest.fixture
+def probing(iam_lab, baseline):
+    iam_lab.iam(reset_policy=True)
+    return baseline
 
 
 def denials(client):
@@ -73,10 +88,10 @@ def test_triage_and_postmortem_run_as_the_policy_user(enforced, iam_lab):
 
 def test_verify_deploy_runs_as_the_policy_user(enforced, iam_lab):
     ecs = aws(enforced, "ecs")  # CI deploys with its own (here: the lab's admin) keys; the gate runs as the automation
-    baseline = ecs.describe_task_definition(taskDefinition=ecs_service(enforced)["taskDefinition"])["taskDefinition"]
-    container = dict(baseline["containerDefinitions"][0], image=baseline["containerDefinitions"][0]["image"] + "-iam")
+    current = ecs.describe_task_definition(taskDefinition=ecs_service(enforced)["taskDefinition"])["taskDefinition"]
+    container = dict(current["containerDefinitions"][0], image=current["containerDefinitions"][0]["image"] + "-iam")
     keys = ("family", "cpu", "memory", "executionRoleArn", "taskRoleArn")
-    arn = ecs.register_task_definition(containerDefinitions=[container], **{k: baseline[k] for k in keys if baseline.get(k)}
+    arn = ecs.register_task_definition(containerDefinitions=[container], **{k: current[k] for k in keys if current.get(k)}
                                        )["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=enforced["ecs"]["cluster"], service=enforced["ecs"]["service"], taskDefinition=arn)
     for args in (["--check"], []):
@@ -143,11 +158,11 @@ ACTIONS = policy_actions(json.loads(POLICY_FILE.read_text()))
 
 
 @pytest.mark.parametrize("action", [a for a in ACTIONS if a not in BEST_EFFORT])
-def test_without_an_action_a_run_fails_naming_it(enforced, iam_lab, action):
-    table = probes(enforced)
+def test_without_an_action_a_run_fails_naming_it(probing, iam_lab, action):
+    table = probes(probing)
     assert action in table, "no module call needs %s: take it out of docs/iam-policy.json (or add its probe here)" % action
     module, args, check = table[action]
-    result, text = run_without(iam_lab, enforced, action, module, args, check)
+    result, text = run_without(iam_lab, probing, action, module, args, check)
     assert result.returncode != 0, text
     assert "access denied" in text, text
     assert NAMED_AS.get(action, "not authorized to perform: %s" % action) in text, text
@@ -155,32 +170,32 @@ def test_without_an_action_a_run_fails_naming_it(enforced, iam_lab, action):
         assert {d["action"] for d in denials(iam_lab)} == {action}
 
 
-def test_without_deregister_a_failed_deploy_leaves_its_revision(enforced, iam_lab):
-    ecs = dict(cluster=enforced["ecs"]["cluster"], service=enforced["ecs"]["service"])
-    result, text = run_without(iam_lab, enforced, "ecs:DeregisterTaskDefinition", "ecs_taskdef_deploy",
+def test_without_deregister_a_failed_deploy_leaves_its_revision(probing, iam_lab):
+    ecs = dict(cluster=probing["ecs"]["cluster"], service=probing["ecs"]["service"])
+    result, text = run_without(iam_lab, probing, "ecs:DeregisterTaskDefinition", "ecs_taskdef_deploy",
                                dict(ecs, environment={"IAM_PROBE": "1"}, wait=False), also=BEST_EFFORT["ecs:DeregisterTaskDefinition"])
     assert result.returncode != 0 and "not authorized to perform: ecs:UpdateService" in text, text
     assert [d["action"] for d in denials(iam_lab)] == ["ecs:UpdateService", "ecs:DeregisterTaskDefinition"]
     revision = re.search(r'registered_then_deregistered"?: "?(arn:[^"\s,]+)', text).group(1)
-    admin = aws(enforced, "ecs")
+    admin = aws(probing, "ecs")
     assert admin.describe_task_definition(taskDefinition=revision)["taskDefinition"]["status"] == "ACTIVE"
     admin.deregister_task_definition(taskDefinition=revision)
 
 
-def test_without_stop_query_a_timed_out_query_is_left_running(enforced, iam_lab):
-    result, text = run_without(iam_lab, enforced, "logs:StopQuery", "cloudwatch_logs_insights_query",
-                               dict(log_group=enforced["logs"]["log_group"], query="fields @message", timeout=0.1,
+def test_without_stop_query_a_timed_out_query_is_left_running(probing, iam_lab):
+    result, text = run_without(iam_lab, probing, "logs:StopQuery", "cloudwatch_logs_insights_query",
+                               dict(log_group=probing["logs"]["log_group"], query="fields @message", timeout=0.1,
                                     poll_interval=0.05))
     assert result.returncode != 0 and "still running" in text, text
     assert [d["action"] for d in denials(iam_lab)] == ["logs:StopQuery"]
 
 
-def test_the_lab_enforces_resources_but_not_conditions(enforced, iam_lab):
+def test_the_lab_enforces_resources_but_not_conditions(probing, iam_lab):
     """What moto really enforces (docs/iam-policy.md, "Where the lab's enforcement differs from AWS")."""
-    conf, user = enforced["aws"], enforced["iam"]["policy_user"]
+    conf, user = probing["aws"], probing["iam"]["policy_user"]
     ecs = boto3.client("ecs", region_name=conf["region"], endpoint_url=conf["endpoint_url"],
                        aws_access_key_id=user["access_key_id"], aws_secret_access_key=user["secret_access_key"])
-    cluster = enforced["ecs"]["cluster"]
+    cluster = probing["ecs"]["cluster"]
     with pytest.raises(ecs.exceptions.ClientError, match="not authorized to perform: ecs:DescribeServices"):
         ecs.describe_services(cluster=cluster, services=["another-service"])
     policy = iam_lab.iam(reset_policy=True)["policy"]
@@ -188,31 +203,27 @@ def test_the_lab_enforces_resources_but_not_conditions(enforced, iam_lab):
         if "Condition" in statement and "ecs:ListTasks" in statement["Action"]:
             statement["Condition"] = {"ArnEquals": {"ecs:cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/another"}}
     iam_lab.iam(policy=policy)
-    assert ecs.list_tasks(cluster=cluster, serviceName=enforced["ecs"]["service"])["taskArns"], "moto ignores conditions"
+    assert ecs.list_tasks(cluster=cluster, serviceName=probing["ecs"]["service"])["taskArns"], "moto ignores conditions"
 
 
 # --- 3. nothing the modules do not call --------------------------------------------------------------------------
-SERVICES = ("ecs", "elasticache", "logs", "ssm", "s3")
-NOT_AWS = {"query_metrics"}  # the Datadog client's
 # Actions AWS authorizes besides the call's own (Service Authorization Reference), or under another name.
 AUTHORIZED_AS = {"s3:ListObjectsV2": ["s3:ListBucket"],
                  "ecs:RegisterTaskDefinition": ["ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"]}
 
 
 def called_actions():
-    """Every AWS action the collection's Python code calls: aws.call/aws.fail method names and api.<method>(...)."""
+    """Every AWS operation plugins/ calls: of each service it makes clients for, the operations whose snake_case
+    name appears as a method call or a string (aws.call(module, BACKEND, api, "update_service"))."""
     source = "\n".join(path.read_text() for path in (Path(REPO) / "plugins").rglob("*.py"))
-    methods = set(re.findall(r'\b(?:call|fail)\(module, (?:exc, )?BACKEND, (?:api, )?"(\w+)"', source))
-    methods |= set(re.findall(r"\bapi\.(\w+)\(", source))
-    models = {service: boto3.session.Session(region_name="us-east-1").client(service).meta.service_model
-              for service in SERVICES}
+    names = set(re.findall(r"\.(\w+)\(", source)) | set(re.findall(r'"(\w+)"', source))
     actions = set()
-    for method in methods - NOT_AWS:
-        operation = "".join(part.capitalize() for part in method.split("_"))
-        owners = [service for service, model in models.items() if operation in model.operation_names]
-        assert len(owners) == 1, "%s: which AWS service is it? (%s)" % (method, owners)
-        action = "%s:%s" % (owners[0], operation)
-        actions.update(AUTHORIZED_AS.get(action, [action]))
+    for service in set(re.findall(r'\bclient\(module, "(\w+)"\)', source)):
+        model = boto3.session.Session(region_name="us-east-1").client(service).meta.service_model
+        for operation in model.operation_names:
+            if xform_name(operation) in names:
+                action = "%s:%s" % (service, operation)  # the IAM prefix is the client's name for these services
+                actions.update(AUTHORIZED_AS.get(action, [action]))
     return sorted(actions)
 
 
