@@ -94,7 +94,7 @@ class LabIam:
                 self.set_policy(policy)
             if enforce is not None:
                 self.enforce(enforce)
-            if enforce or reset_policy:
+            if enforce or policy is not None or reset_policy:
                 self.denials.clear()
         return self.describe(details=True)
 
@@ -102,7 +102,7 @@ class LabIam:
         self.denials.append({"action": action, "resource": resource})
 
     def describe(self, details: bool = False) -> dict[str, Any]:
-        """status["iam"]; with details, also the policy in force and the denials since enforcement began."""
+        """status["iam"]; with details, also the policy in force and the denials since it was put or enforcement began."""
         info: dict[str, Any] = {
             "enforced": self.enforced,
             "policy_user": {"name": POLICY_USER, "access_key_id": self.key.access_key_id,

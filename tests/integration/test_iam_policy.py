@@ -170,6 +170,13 @@ def test_without_an_action_a_run_fails_naming_it(probing, iam_lab, action):
         assert {d["action"] for d in denials(iam_lab)} == {action}
 
 
+def test_the_lab_inventory_runs_the_playbooks_as_the_policy_user(probing, iam_lab):
+    iam_lab.iam(policy=without(iam_lab.iam(reset_policy=True)["policy"], "elasticache:DescribeReplicationGroups"))
+    check, _seconds = run_playbook("redis_down.yml", "--check")
+    assert check.returncode != 0, output(check)  # a permission failure is no evidence of an outage
+    assert "not authorized to perform: elasticache:DescribeReplicationGroups" in output(check)
+
+
 def test_without_deregister_a_failed_deploy_leaves_its_revision(probing, iam_lab):
     ecs = dict(cluster=probing["ecs"]["cluster"], service=probing["ecs"]["service"])
     result, text = run_without(iam_lab, probing, "ecs:DeregisterTaskDefinition", "ecs_taskdef_deploy",
