@@ -58,6 +58,15 @@ def without(policy, *actions):
     return dict(policy, Statement=[statement for statement in statements if statement["Action"]])
 
 
+def test_every_placeholder_is_documented_and_the_lab_renders_them_all():
+    from lab import iam
+
+    names = set(re.findall(r"\$\{(\w+)\}", POLICY_FILE.read_text()))
+    table = (Path(REPO) / "docs" / "iam-policy.md").read_text()
+    assert {name for name in names if "`${%s}`" % name not in table} == set()
+    assert names == set(iam.template_values()) and "${" not in json.dumps(iam.lab_policy())
+
+
 # --- 1. every playbook, --check and fix, as the policy user ----------------------------------------------------
 INCIDENTS = ["redis_down", "db_pool_exhausted", "service_down", "high_error_rate", "memory_leak"]
 
