@@ -1,4 +1,4 @@
-"""CLI: python -m lab up | down | status [--json] | heal
+"""CLI: python -m lab up [--iam] | down | status [--json] | heal | iam on|off
        | break INCIDENT [--replica-down | --no-good-revision | --pool-only | --age SECONDS]
        | fleet N [--broken K] [--inventory PATH] | fleet-inventory PATH
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -29,7 +30,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lab", description="Local lab for the sre.incident collection.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.add_parser("up", help="start the lab (idempotent)")
+    p_up = sub.add_parser("up", help="start the lab (idempotent)")
+    p_up.add_argument("--iam", action="store_true", help="enforce docs/iam-policy.json on the automation's AWS calls")
     sub.add_parser("down", help="stop the lab (idempotent)")
     p_status = sub.add_parser("status", help="show endpoints, credentials and state")
     p_status.add_argument("--json", action="store_true", help="print the status as JSON")
@@ -51,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_fleet.add_argument("--broken", type=int, default=0, metavar="K",
                          help="break K of them (every (N//K)-th), cycling through " + ", ".join(FLEET_SYMPTOMS))
     p_fleet.add_argument("--inventory", metavar="PATH", help="also write an Ansible inventory directory at PATH")
+    p_iam = sub.add_parser("iam", help="enforce docs/iam-policy.json on the automation's AWS calls, or stop")
+    p_iam.add_argument("switch", choices=("on", "off"))
     p_inv = sub.add_parser("fleet-inventory", help="write the seeded fleet's Ansible inventory directory at PATH")
     p_inv.add_argument("path", metavar="PATH")
     return parser
@@ -66,7 +70,8 @@ def render(status: dict[str, Any]) -> str:
     lines = [
         f"lab running (pid {status['pid']}, state dir {status['state_dir']})",
         f"  scenario    {', '.join(scenario) if scenario else 'healthy'}",
-        f"  aws         {status['aws']['endpoint_url']}  region {status['aws']['region']}",
+        f"  aws         {status['aws']['endpoint_url']}  region {status['aws']['region']}"
+        + ("  (IAM enforced: docs/iam-policy.json)" if status.get("iam", {}).get("enforced") else ""),
         f"  ecs         cluster {status['ecs']['cluster']} service {status['ecs']['service']}",
         f"  redis       127.0.0.1:{redis['port']} ({'open' if redis['endpoint_open'] else 'REFUSING'}); {nodes}",
         (f"  postgres    127.0.0.1:{status['postgres']['port']} db {status['postgres']['database']} "
@@ -99,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "up":
+            if args.iam:
+                os.environ["SRE_LAB_IAM"] = "1"
             status = client.up()
+            if args.iam and status.get("already_running"):
+                client.iam(enforce=True)
+                status = {**client.status(), "already_running": True}
             already = status.pop("already_running", False)
             print("lab is already running" if already else "lab is up")
             print(render(status))
@@ -132,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             if "inventory" in result:
                 print(f"inventory: {result['inventory']['path']} ({result['inventory']['hosts']} hosts in group "
                       f"services; ansible-playbook -i {result['inventory']['path']} ...)")
+        elif args.command == "iam":
+            result = client.iam(enforce=args.switch == "on")
+            print(f"IAM enforced: {result['enforced']} (policy user {result['policy_user']['name']})")
         elif args.command == "fleet-inventory":
             written = client.fleet_inventory(args.path)
             print(f"inventory: {written['path']} ({written['hosts']} hosts in group services)")
@@ -145,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"lab: {exc}\n")
         return exc.exit_code
     except BrokenPipeError:  # e.g. `python -m lab status | head -1`
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:

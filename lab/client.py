@@ -1,5 +1,5 @@
 """Python API of the lab (used by the CLI and by tests): up(), down(), status(), break_incident(), heal(),
-fleet(), fleet_inventory().
+fleet(), fleet_inventory(), iam().
 
 All functions read ``SRE_LAB_DIR`` / ``SRE_LAB_PORT_BASE`` like the daemon does. Failures raise
 ``LabError`` whose message is one line and whose ``exit_code`` is what the CLI exits with.
@@ -276,3 +276,16 @@ def fleet_inventory(path: str | Path, status_data: dict[str, Any] | None = None)
         _require_running(cfg)
         status_data = status()
     return write_inventory(path, status_data)
+
+
+def iam(enforce: bool | None = None, policy: dict[str, Any] | None = None, reset_policy: bool = False) -> dict[str, Any]:
+    """Switch IAM enforcement (lab/iam.py) and/or put ``policy`` on the policy user (``reset_policy``: the one in
+    docs/iam-policy.json). Returns enforcement, the policy user's keys, the policy in force and the denials seen."""
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    body: dict[str, Any] = {"reset_policy": reset_policy}
+    if enforce is not None:
+        body["enforce"] = enforce
+    if policy is not None:
+        body["policy"] = policy
+    return _request(cfg, "POST", "/iam", body)

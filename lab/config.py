@@ -27,6 +27,9 @@ ECS_CLUSTER = "sample-service-prod"
 ECS_SERVICE = "sample-service"
 TASK_FAMILY = "sample-service"
 CONTAINER_NAME = "sample-service"
+# the IAM roles every revision carries (a new revision passes them on: iam:PassRole)
+TASK_ROLE_NAME = "sample-service-task"
+EXECUTION_ROLE_NAME = "sample-service-task-execution"
 TASK_REVISIONS = 5
 BASELINE_REVISION = 5
 BASELINE_DESIRED_COUNT = 4
@@ -82,6 +85,11 @@ def query_seconds() -> float:
         return max(0.0, float(os.environ.get("SRE_LAB_QUERY_SECONDS", "0.5")))
     except ValueError:
         return 0.5
+
+
+def iam_at_start() -> bool:
+    """SRE_LAB_IAM=1: the AWS emulator enforces docs/iam-policy.json from the start (lab/iam.py)."""
+    return os.environ.get("SRE_LAB_IAM", "") in ("1", "true", "yes")
 
 
 def state_dir() -> Path:

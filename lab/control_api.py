@@ -1,5 +1,6 @@
 """The daemon's control API (used by lab.client): GET /status, POST /break/<incident>, POST /heal,
-POST /fleet (``{"count": N, "broken": K}``), POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
+POST /fleet (``{"count": N, "broken": K}``), GET|POST /iam (``{"enforce": bool, "policy": {...},
+"reset_policy": bool}``), POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ def make_app(lab: "Lab"):
                 removed = lab.fleet.describe()["count"] if body.get("count") == 0 else 0
                 fleet = lab.set_fleet(body.get("count"), body.get("broken", 0))
                 return json_response({"fleet": fleet, "removed": removed, "status": lab.status()})
+            if path == "/iam" and method in ("GET", "POST"):
+                from .iam import options_from
+
+                result = lab.iam.configure(**options_from(request_json(request) if method == "POST" else {}))
+                lab.write_status()
+                return json_response(result)
             if method == "POST" and path == "/shutdown":
                 lab.request_shutdown()
                 return json_response({"ok": True, "message": "shutting down"})

@@ -39,6 +39,7 @@ class Lab:
         self.appdb = None  # type: ignore[assignment]
         self.scenarios = None  # type: ignore[assignment]
         self.fleet = None  # type: ignore[assignment]
+        self.iam = None  # type: ignore[assignment]
 
     # --- start -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -93,9 +94,17 @@ class Lab:
         elasticache_gaps.install(self.gaps)
         facts = seed.seed_all(self.cfg, self.ecs, self.gaps)
         self.baseline_task_definition = facts["baseline_task_definition"]
+        self._start_iam()
         self.topology.add_listener(self.gaps.sync)
         self.topology.add_listener(self.after_change)
         self.ecs.start()
+
+    def _start_iam(self) -> None:
+        from . import iam
+
+        self.iam = iam.LabIam()
+        iam.install(self.iam)
+        self.iam.enforce(config.iam_at_start())
 
     def _start_http_emulators(self) -> None:
         from .app_database import AppDatabase
@@ -163,6 +172,7 @@ class Lab:
                 "secret_access_key": config.AWS_SECRET_ACCESS_KEY,
                 "account_id": config.AWS_ACCOUNT_ID,
             },
+            "iam": self.iam.describe() if self.iam else {"enforced": False},
             "ecs": {
                 "cluster": config.ECS_CLUSTER,
                 "service": config.ECS_SERVICE,

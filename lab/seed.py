@@ -70,6 +70,8 @@ def seed_ecs(cfg: config.LabConfig, controller: EcsController) -> dict[str, Any]
             containerDefinitions=[container_definition(cfg, revision)],
             cpu="512",
             memory="1024",
+            taskRoleArn=f"arn:aws:iam::{config.AWS_ACCOUNT_ID}:role/{config.TASK_ROLE_NAME}",
+            executionRoleArn=f"arn:aws:iam::{config.AWS_ACCOUNT_ID}:role/{config.EXECUTION_ROLE_NAME}",
             tags=[{"key": "service", "value": config.ECS_SERVICE}],
         )["taskDefinition"]
         arns.append(td["taskDefinitionArn"])
