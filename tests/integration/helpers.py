@@ -144,5 +144,7 @@ def incident_dirs(store):
 def lab_secrets(status):
     """Every credential the lab hands out; no playbook output, record or timeline may contain any of them."""
     passwords = [status["postgres"][name].split("@")[0].rsplit(":", 1)[-1] for name in ("admin_dsn", "app_dsn", "automation_dsn")]
+    policy_user = (status.get("iam") or {}).get("policy_user") or {}
     return passwords + [status["redis"]["password"], status["datadog"]["api_key"], status["datadog"]["app_key"],
-                        status["slack"]["token"], status["pagerduty"]["routing_key"]]
+                        status["slack"]["token"], status["pagerduty"]["routing_key"]] + (
+        [policy_user["secret_access_key"]] if policy_user.get("secret_access_key") else [])

@@ -16,9 +16,20 @@ def leaks(text, secrets):
 
 
 def test_no_credential_in_verbose_runs_events_records_or_sinks(private_data_dir, healed_lab, lab_control):  # noqa: F811
+    # Under IAM enforcement the modules get the policy user's generated keys: its secret is a sentinel too.
+    was_enforced = lab_control.status()["iam"]["enforced"]
+    lab_control.iam(enforce=True, reset_policy=True)
+    try:
+        _run_and_search(private_data_dir, lab_control.status(), lab_control)
+    finally:
+        lab_control.iam(enforce=was_enforced, reset_policy=True)
+
+
+def _run_and_search(private_data_dir, healed_lab, lab_control):  # noqa: F811
     from lab import config
 
     secrets = lab_secrets(healed_lab)
+    assert healed_lab["iam"]["policy_user"]["secret_access_key"] in secrets
     assert all(len(secret) >= 12 for secret in secrets), "the lab's credentials are not distinctive enough to search for"
     store = Path(config.state_dir()) / "incidents"
 
