@@ -203,6 +203,7 @@ class Lab:
             "ssm": {"feature_flag_new_checkout": config.FEATURE_FLAG_NEW_CHECKOUT,
                     "runtime_config": config.RUNTIME_CONFIG_PARAMETER},
             "fleet": self.fleet.describe() if self.fleet else {"count": 0, "broken": {}, "services": []},
+            "faults": _faults(),
         }
 
     def write_status(self) -> None:
@@ -274,6 +275,12 @@ class Lab:
         config.write_json_atomic(self.cfg.status_file, {"running": False, "state_dir": str(self.cfg.state_dir)})
         self.cfg.pid_file.unlink(missing_ok=True)
         log.info("lab stopped")
+
+
+def _faults() -> list[dict[str, Any]]:
+    from .faults import TABLE
+
+    return TABLE.describe()
 
 
 def _stop_server(server: Any) -> None:
