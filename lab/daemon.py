@@ -63,7 +63,7 @@ class Lab:
         from .postgres import LabPostgres
 
         self.pg = LabPostgres(self.cfg)
-        self.pg.start(before_bind=lambda: self._release("postgres"))
+        self.pg.start(before_bind=lambda: [self._release(n) for n in ("postgres", "postgres" + config.INTERNAL)])
 
     def _start_redis(self) -> None:
         from .redis_nodes import RedisTopology
@@ -72,9 +72,11 @@ class Lab:
         self.topology = RedisTopology(self.cfg)
         for name in config.REDIS_NODES:
             self._release(name)
+            self._release(name + config.INTERNAL)
         self.topology.start_all()
         self.proxy = PrimaryEndpointProxy(self.cfg.port("redis_proxy"), self.topology.serving_primary_port,
-                                          sock=self.ports.pop("redis_proxy"))
+                                          sock=self.ports.pop("redis_proxy"),
+                                          session_factory=self.topology.endpoint_session())
         self.proxy.start()
         self.topology.add_listener(self.proxy.refresh)
 
