@@ -261,6 +261,7 @@ class LabPostgres:
         return {
             "host": config.HOST,
             "port": self.port,
+            "server_port": self.listen_port,  # where the server itself listens, behind the lab's proxy on port
             "database": config.PG_DATABASE,
             "max_connections": config.PG_MAX_CONNECTIONS,
             "app_connection_limit": config.PG_APP_CONNECTION_LIMIT,

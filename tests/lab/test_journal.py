@@ -163,3 +163,22 @@ def test_since_takes_epoch_and_iso_and_filters(lab, aws):
     lab_client.heal()
     assert lab_client.journal(since=before)[-2:] == [first, second]  # heal keeps the journal
     assert lab_client.journal(since=heal_since) == []
+
+
+def test_a_task_definition_is_journaled_with_its_containers_but_no_secret_values(lab, aws):
+    ecs = aws("ecs")
+    since = time.time()
+    td = ecs.register_task_definition(family="journal-test", containerDefinitions=[{
+        "name": "app", "image": "journal-test:1", "memory": 512,
+        "environment": [{"name": "MAX_DB_CONNECTIONS", "value": "30"},
+                        {"name": "DB_PASSWORD", "value": "hunter2-env"},
+                        {"name": "REDIS_URL", "value": "redis://:hunter2-url@cache:6379/0"}]}])["taskDefinition"]
+    ecs.deregister_task_definition(taskDefinition=td["taskDefinitionArn"])
+    register, deregister = lab_client.journal(since=since)
+    assert (register["operation"], register["target"]) == ("RegisterTaskDefinition", "journal-test")
+    container = register["params"]["containerDefinitions"][0]
+    assert (container["name"], container["image"], container["memory"]) == ("app", "journal-test:1", 512)
+    assert {"name": "MAX_DB_CONNECTIONS", "value": "30"} in container["environment"]
+    assert "hunter2" not in json.dumps(register)
+    assert (deregister["operation"], deregister["target"]) == ("DeregisterTaskDefinition",
+                                                               td["taskDefinitionArn"])
