@@ -8,8 +8,10 @@ Only the automation sees a fault: connections from the lab itself (lab/peers.py)
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,6 +29,8 @@ MODES: dict[str, tuple[str, ...]] = {
     "pagerduty": ("down", "slow", "5xx", "500", "503", "bad_token"),
 }
 OPERATION_BACKENDS = ("aws", "slack")  # where --operation names something (an AWS operation, a Slack method)
+AWS_SERVICES = ("ecs", "elasticache", "logs", "s3", "ssm", "dynamodb", "sts", "iam", "cloudwatch", "secretsmanager")
+SLACK_METHOD = re.compile(r"^[a-z]+(\.[A-Za-z]+)+$")
 DEFAULT_SLOW_SECONDS = 30.0
 MAX_SLOW_SECONDS = 600.0
 
@@ -60,6 +64,12 @@ def check(backend: Any, mode: Any, operation: Any = None, seconds: Any = None) -
                            exit_code=2)
         if not isinstance(operation, str) or not operation.strip() or any(c.isspace() for c in operation):
             raise LabError(f"--operation must be one {backend} operation name, got {operation!r}", exit_code=2)
+        if backend == "aws" and operation not in aws_operations():
+            raise LabError(f"unknown AWS operation {operation!r} (an operation name of {', '.join(AWS_SERVICES)}, "
+                           f"e.g. UpdateService)", exit_code=2)
+        if backend == "slack" and not SLACK_METHOD.match(operation):
+            raise LabError(f"--operation for slack is a Web API method such as chat.postMessage, got {operation!r}",
+                           exit_code=2)
     if seconds is not None:
         if mode != "slow":
             raise LabError(f"--seconds applies to the slow mode only, not {mode}", exit_code=2)
@@ -76,6 +86,15 @@ def check(backend: Any, mode: Any, operation: Any = None, seconds: Any = None) -
     elif mode == "slow":
         seconds = DEFAULT_SLOW_SECONDS
     return backend, mode, operation, seconds
+
+
+@functools.lru_cache(maxsize=1)
+def aws_operations() -> frozenset[str]:
+    """The operation names of the AWS services the lab answers for (botocore's models)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(op for service in AWS_SERVICES for op in session.get_service_model(service).operation_names)
 
 
 class FaultTable:

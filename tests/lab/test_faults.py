@@ -270,6 +270,8 @@ def test_the_service_does_not_see_the_automations_auth_fault(lab):
     (("aws", "500", None, 3), "--seconds applies to the slow mode only"),
     (("aws", "slow", None, 0), "--seconds must be more than 0"),
     (("aws", "slow", "two words"), "--operation must be one aws operation name"),
+    (("aws", "throttling", "UpdateSevice"), "unknown AWS operation 'UpdateSevice'"),
+    (("slack", "down", "postMessage"), "--operation for slack is a Web API method such as chat.postMessage"),
 ])
 def test_a_wrong_fault_is_refused_and_changes_nothing(lab, args, message):
     with pytest.raises(LabError) as info:

@@ -182,3 +182,34 @@ def test_a_task_definition_is_journaled_with_its_containers_but_no_secret_values
     assert "hunter2" not in json.dumps(register)
     assert (deregister["operation"], deregister["target"]) == ("DeregisterTaskDefinition",
                                                                td["taskDefinitionArn"])
+
+
+def test_elasticache_failover_is_journaled_with_its_group_and_node_group(healed_lab, aws):
+    since = time.time()
+    ec = aws("elasticache")
+    ec.describe_replication_groups(ReplicationGroupId="sample-service-redis-prod")
+    ec.test_failover(ReplicationGroupId="sample-service-redis-prod", NodeGroupId="0001")
+    entries = lab_client.journal(since=since)
+    lab_client.heal()  # -001 primary again: the lab's own change, not journaled
+    assert [(e["operation"], e["target"], e["params"].get("NodeGroupId")) for e in entries] == [
+        ("TestFailover", "sample-service-redis-prod", "0001")]
+    assert lab_client.journal(since=since) == entries
+
+
+def test_dynamodb_item_writes_are_journaled_and_reads_are_not(lab, aws):
+    ddb = aws("dynamodb")
+    since = time.time()
+    ddb.create_table(TableName="journal-test", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    ddb.put_item(TableName="journal-test", Item={"pk": {"S": "lease#sample-service"}, "owner": {"S": "run-1"}})
+    ddb.get_item(TableName="journal-test", Key={"pk": {"S": "lease#sample-service"}})
+    ddb.query(TableName="journal-test", KeyConditionExpression="pk = :p",
+              ExpressionAttributeValues={":p": {"S": "lease#sample-service"}})
+    ddb.delete_item(TableName="journal-test", Key={"pk": {"S": "lease#sample-service"}})
+    ddb.delete_table(TableName="journal-test")
+    entries = lab_client.journal(since=since)
+    assert [e["operation"] for e in entries] == ["CreateTable", "PutItem", "DeleteItem", "DeleteTable"]
+    assert all(e["target"] == "journal-test" for e in entries)
+    assert entries[1]["params"]["Item"]["pk"] == {"S": "lease#sample-service"}
+    assert entries[2]["params"]["Key"] == {"pk": {"S": "lease#sample-service"}}
