@@ -45,8 +45,6 @@ def is_write(operation: str) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _model(signing_name: str) -> Any:
-    import botocore.session
-
     session = _session()
     for name in (SERVICE_ALIASES.get(signing_name, signing_name), signing_name):
         try:
@@ -176,7 +174,8 @@ def error_for(mode: str, request: AwsRequest) -> tuple[int, str, str]:
     if mode == "500":
         if request.protocol == "rest-xml":
             return 500, "InternalError", "We encountered an internal error. Please try again."
-        return 500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."
+        return (500, "InternalFailure",
+                "The request processing has failed because of an unknown error, exception or failure.")
     if mode == "503":
         return 503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."
     raise ValueError(mode)

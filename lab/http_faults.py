@@ -246,7 +246,8 @@ class PagerDutyLayer(Layer):
         except ValueError:
             answer = {}
         payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
-        params = {"event_action": body.get("event_action"), "dedup_key": answer.get("dedup_key") or body.get("dedup_key"),
+        params = {"event_action": body.get("event_action"),
+                  "dedup_key": answer.get("dedup_key") or body.get("dedup_key"),
                   **{k: payload[k] for k in ("summary", "severity", "source", "component", "group", "class")
                      if k in payload}}
         if call.operation == "change":

@@ -64,7 +64,8 @@ def redact(value: Any, depth: int = 0) -> Any:
             return {**{k: redact(v, depth + 1) for k, v in value.items() if k != "value"}, "value": REDACTED}
         out = {}
         for key, item in list(value.items())[:MAX_ITEMS]:
-            out[str(key)] = REDACTED if SECRET_NAME.search(str(key)) and item not in (None, "") else redact(item, depth + 1)
+            secret = SECRET_NAME.search(str(key)) and item not in (None, "")
+            out[str(key)] = REDACTED if secret else redact(item, depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         if depth > 5:

@@ -267,7 +267,8 @@ class RedisTopology:
         if proxy is None:
             node = self.nodes[name]
             proxy = PrimaryEndpointProxy(node.port, lambda: node.listen_port if node.serving() else None,
-                                         label=f"member {name}", session_factory=session_factory(lambda: name, "member"))
+                                         label=f"member {name}",
+                                         session_factory=session_factory(lambda: name, "member"))
             proxy.start()
             self.member_proxies[name] = proxy
             self.add_listener(proxy.refresh)
