@@ -1,6 +1,8 @@
 """CLI: python -m lab up [--iam] | down | status [--json] | heal | iam on|off
        | break INCIDENT [--replica-down | --no-good-revision | --pool-only | --age SECONDS]
        | fleet N [--broken K] [--inventory PATH] | fleet-inventory PATH
+       | fault [status | clear | BACKEND MODE [--operation NAME] [--seconds N]] [--json]
+       | journal [--since T] [--json] [--clear]
 
 Exit codes: 0 ok; 1 error; 2 usage error / unknown or not implemented incident; 3 ``status`` when the lab
 is not running. Errors are one line on stderr, never a traceback.
@@ -57,7 +59,72 @@ def build_parser() -> argparse.ArgumentParser:
     p_iam.add_argument("switch", choices=("on", "off"))
     p_inv = sub.add_parser("fleet-inventory", help="write the seeded fleet's Ansible inventory directory at PATH")
     p_inv.add_argument("path", metavar="PATH")
+    p_fault = sub.add_parser("fault", help="inject a backend fault (BACKEND MODE), list them (status) or clear them")
+    p_fault.add_argument("words", nargs="*", metavar="BACKEND MODE | status | clear")
+    p_fault.add_argument("--operation", metavar="NAME", help="aws: one AWS operation (UpdateService); slack: one "
+                                                             "Web API method (chat.postMessage)")
+    p_fault.add_argument("--seconds", type=float, metavar="N", help="slow: answer after N seconds (default 30)")
+    p_fault.add_argument("--json", action="store_true", help="print the active faults as JSON")
+    p_journal = sub.add_parser("journal", help="list every mutating call the backends received from clients")
+    p_journal.add_argument("--since", metavar="T", help="only entries at or after T (epoch seconds or ISO 8601)")
+    p_journal.add_argument("--json", action="store_true", help="print the entries as a JSON list")
+    p_journal.add_argument("--clear", action="store_true", help="empty the journal")
     return parser
+
+
+def render_fault(fault: dict[str, Any]) -> str:
+    text = f"{fault['backend']} {fault['mode']}"
+    if fault.get("operation"):
+        text += f" --operation {fault['operation']}"
+    if fault.get("seconds") is not None:
+        text += f" --seconds {fault['seconds']:g}"
+    return text
+
+
+def render_entry(entry: dict[str, Any]) -> str:
+    params = " ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in entry.get("params", {}).items()
+                      if k != "aws_service")
+    return f"{entry['seq']:>4} {entry['time']} {entry['backend']:<9} {entry['operation']} {entry['target']}" + (
+        f"  {params}" if params else "")
+
+
+def fault_command(args: argparse.Namespace) -> int:
+    words = args.words
+    if not words or words == ["status"]:
+        if args.operation is not None or args.seconds is not None:
+            raise LabError("--operation and --seconds go with BACKEND MODE", exit_code=2)
+        active = client.faults()
+        if args.json:
+            print(json.dumps(active, indent=2))
+        else:
+            print("\n".join(f"fault: {render_fault(f)}" for f in active) if active else "no faults")
+        return 0
+    if words == ["clear"]:
+        if args.operation is not None or args.seconds is not None:
+            raise LabError("fault clear takes no options", exit_code=2)
+        cleared = client.clear_faults()["cleared"]
+        print("cleared: " + ", ".join(render_fault(f) for f in cleared) if cleared else "no faults to clear")
+        return 0
+    if len(words) != 2:
+        raise LabError("fault takes BACKEND MODE, status or clear (e.g. fault aws throttling --operation "
+                       "UpdateService)", exit_code=2)
+    result = client.fault(words[0], words[1], operation=args.operation, seconds=args.seconds)
+    print(json.dumps(result["fault"]) if args.json else f"fault: {render_fault(result['fault'])}")
+    return 0
+
+
+def journal_command(args: argparse.Namespace) -> int:
+    if args.clear:
+        if args.since is not None:
+            raise LabError("journal --clear takes no --since", exit_code=2)
+        print(f"journal cleared ({client.clear_journal()} entries)")
+        return 0
+    entries = client.journal(since=args.since)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    else:
+        print("\n".join(render_entry(e) for e in entries) if entries else "journal: no changes")
+    return 0
 
 
 def render(status: dict[str, Any]) -> str:
@@ -84,6 +151,8 @@ def render(status: dict[str, Any]) -> str:
                                      for name, url in status.get("dependencies", {}).items()),
         f"  details     python -m lab status --json  (also {status['state_dir']}/status.json)",
     ]
+    if status.get("faults"):
+        lines.insert(-1, "  faults      " + "; ".join(render_fault(f) for f in status["faults"]))
     fleet = status.get("fleet") or {}
     if fleet.get("count"):
         lines.insert(-1, f"  fleet       {describe_fleet(fleet)}")
@@ -148,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fleet-inventory":
             written = client.fleet_inventory(args.path)
             print(f"inventory: {written['path']} ({written['hosts']} hosts in group services)")
+        elif args.command == "fault":
+            return fault_command(args)
+        elif args.command == "journal":
+            return journal_command(args)
         elif args.command == "heal":
             result = client.heal()
             if result.get("changed"):

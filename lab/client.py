@@ -1,5 +1,5 @@
 """Python API of the lab (used by the CLI and by tests): up(), down(), status(), break_incident(), heal(),
-fleet(), fleet_inventory(), iam().
+fleet(), fleet_inventory(), iam(), fault(), clear_faults(), faults(), journal(), clear_journal().
 
 All functions read ``SRE_LAB_DIR`` / ``SRE_LAB_PORT_BASE`` like the daemon does. Failures raise
 ``LabError`` whose message is one line and whose ``exit_code`` is what the CLI exits with.
@@ -289,3 +289,51 @@ def iam(enforce: bool | None = None, policy: dict[str, Any] | None = None, reset
     if policy is not None:
         body["policy"] = policy
     return _request(cfg, "POST", "/iam", body)
+def fault(backend: str, mode: str, operation: str | None = None, seconds: float | None = None) -> dict[str, Any]:
+    """Inject a fault (lab/faults.py) until clear_faults() or heal(); returns ``{"fault": {...}, "faults": [...]}``.
+    A wrong backend/mode/option raises LabError with exit_code 2 and changes nothing."""
+    from .faults import check
+
+    check(backend, mode, operation, seconds)  # the same one-line refusal, before asking the daemon
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    body = {"backend": backend, "mode": mode, "operation": operation, "seconds": seconds}
+    return _request(cfg, "POST", "/faults", body, timeout=15)
+
+
+def clear_faults() -> dict[str, Any]:
+    """Remove every fault; returns ``{"cleared": [...], "faults": []}``."""
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    return _request(cfg, "DELETE", "/faults", timeout=15)
+
+
+def faults() -> list[dict[str, Any]]:
+    """The active faults: ``[{"backend", "mode", "operation", "seconds"}]``."""
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    return _request(cfg, "GET", "/faults")["faults"]
+
+
+def journal(since: float | str | None = None) -> list[dict[str, Any]]:
+    """Every mutating call the backends accepted from clients other than the lab, oldest first; ``since``: epoch
+    seconds or ISO 8601 (entries at or after it)."""
+    from urllib.parse import quote
+
+    from .journal import parse_since
+
+    try:
+        parsed = parse_since(since)
+    except ValueError as exc:
+        raise LabError(str(exc), exit_code=2) from None
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    query = "" if parsed is None else f"?since={quote(repr(parsed))}"
+    return _request(cfg, "GET", "/journal" + query, timeout=10)["entries"]
+
+
+def clear_journal() -> int:
+    """Empty the journal; returns how many entries it held."""
+    cfg = config.LabConfig.load()
+    _require_running(cfg)
+    return int(_request(cfg, "DELETE", "/journal")["cleared"])

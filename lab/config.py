@@ -55,6 +55,7 @@ DEPENDENCIES = {"stripe": "/stripe/v1/health", "sendgrid": "/sendgrid/v3/health"
 
 INCIDENTS = ("service_down", "db_pool_exhausted", "redis_down", "high_error_rate", "memory_leak")
 
+INTERNAL = "-internal"
 # port offsets from the base
 PORT_OFFSETS = {
     "aws": 0,
@@ -68,6 +69,10 @@ PORT_OFFSETS = {
     REDIS_NODES[0]: 11,
     REDIS_NODES[1]: 12,
     "postgres": 20,
+    # where the servers themselves listen, behind the lab's proxies on the ports above (faults, journal)
+    REDIS_NODES[0] + INTERNAL: 13,
+    REDIS_NODES[1] + INTERNAL: 14,
+    "postgres" + INTERNAL: 21,
 }
 
 

@@ -1,6 +1,7 @@
 """The daemon's control API (used by lab.client): GET /status, POST /break/<incident>, POST /heal,
 POST /fleet (``{"count": N, "broken": K}``), GET|POST /iam (``{"enforce": bool, "policy": {...},
-"reset_policy": bool}``), POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
+"reset_policy": bool}``), GET|POST|DELETE /faults (POST ``{"backend", "mode", "operation", "seconds"}``),
+GET /journal[?since=T], DELETE /journal, POST /shutdown. Errors are JSON ``{"error": "...", "exit_code": N}``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ log = logging.getLogger("lab.control")
 
 
 def make_app(lab: "Lab"):
+    from .faults import TABLE
+    from .journal import JOURNAL, parse_since
+
+    JOURNAL.open(lab.cfg.state_dir / "journal.jsonl")
+
     def handle(request: Request) -> Response:
         path, method = request.path.rstrip("/") or "/", request.method
         try:
@@ -46,6 +52,28 @@ def make_app(lab: "Lab"):
                 result = lab.iam.configure(**options_from(request_json(request) if method == "POST" else {}))
                 lab.write_status()
                 return json_response(result)
+            if path == "/faults":
+                if method == "GET":
+                    return json_response({"faults": TABLE.describe()})
+                if method == "DELETE":
+                    return json_response({"cleared": TABLE.clear(), "faults": TABLE.describe()})
+                if method == "POST":
+                    body = request_json(request)
+                    if not isinstance(body, dict) or set(body) - {"backend", "mode", "operation", "seconds"}:
+                        raise LabError('fault takes a JSON object {"backend", "mode", "operation", "seconds"}',
+                                       exit_code=2)
+                    fault = TABLE.set(body.get("backend"), body.get("mode"), body.get("operation"),
+                                      body.get("seconds"))
+                    return json_response({"fault": fault, "faults": TABLE.describe()})
+            if path == "/journal":
+                if method == "GET":
+                    try:
+                        since = parse_since(request.args.get("since"))
+                    except ValueError as exc:
+                        raise LabError(str(exc), exit_code=2) from None
+                    return json_response({"entries": JOURNAL.entries(since)})
+                if method == "DELETE":
+                    return json_response({"cleared": JOURNAL.clear()})
             if method == "POST" and path == "/shutdown":
                 lab.request_shutdown()
                 return json_response({"ok": True, "message": "shutting down"})

@@ -64,7 +64,7 @@ class Lab:
         from .postgres import LabPostgres
 
         self.pg = LabPostgres(self.cfg)
-        self.pg.start(before_bind=lambda: self._release("postgres"))
+        self.pg.start(before_bind=lambda: [self._release(n) for n in ("postgres", "postgres" + config.INTERNAL)])
 
     def _start_redis(self) -> None:
         from .redis_nodes import RedisTopology
@@ -73,9 +73,11 @@ class Lab:
         self.topology = RedisTopology(self.cfg)
         for name in config.REDIS_NODES:
             self._release(name)
+            self._release(name + config.INTERNAL)
         self.topology.start_all()
         self.proxy = PrimaryEndpointProxy(self.cfg.port("redis_proxy"), self.topology.serving_primary_port,
-                                          sock=self.ports.pop("redis_proxy"))
+                                          sock=self.ports.pop("redis_proxy"),
+                                          session_factory=self.topology.endpoint_session())
         self.proxy.start()
         self.topology.add_listener(self.proxy.refresh)
 
@@ -213,6 +215,7 @@ class Lab:
             "ssm": {"feature_flag_new_checkout": config.FEATURE_FLAG_NEW_CHECKOUT,
                     "runtime_config": config.RUNTIME_CONFIG_PARAMETER},
             "fleet": self.fleet.describe() if self.fleet else {"count": 0, "broken": {}, "services": []},
+            "faults": _faults(),
         }
 
     def write_status(self) -> None:
@@ -284,6 +287,12 @@ class Lab:
         config.write_json_atomic(self.cfg.status_file, {"running": False, "state_dir": str(self.cfg.state_dir)})
         self.cfg.pid_file.unlink(missing_ok=True)
         log.info("lab stopped")
+
+
+def _faults() -> list[dict[str, Any]]:
+    from .faults import TABLE
+
+    return TABLE.describe()
 
 
 def _stop_server(server: Any) -> None:

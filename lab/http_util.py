@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import socket
+import struct
 import threading
 import time
 from typing import Any, Callable
@@ -23,9 +24,18 @@ class QuietHandler(WSGIRequestHandler):
         log.debug("%s %s", self.requestline, code)
 
 
+# The servers that take faults and feed the journal, by serve() name -> the backend's name (lab/http_faults.py).
+FAULT_BACKENDS = {"aws-emulator": "aws", "datadog": "datadog", "slack": "slack", "pagerduty": "pagerduty"}
+
+
 def serve(app: Callable, port: int, name: str, sock: socket.socket | None = None,
           handler: type[WSGIRequestHandler] = QuietHandler) -> BaseWSGIServer:
     """Serve ``app`` on 127.0.0.1:port in a daemon thread; ``sock`` is a pre-bound socket for that port."""
+    backend = FAULT_BACKENDS.get(name)
+    if backend is not None:
+        from .http_faults import wrap
+
+        app = wrap(app, backend)
     if sock is None:
         sock = bind_port(port)
     sock.listen(128)
@@ -33,8 +43,45 @@ def serve(app: Callable, port: int, name: str, sock: socket.socket | None = None
         server = make_server(config.HOST, port, app, threaded=True, request_handler=handler, fd=sock.fileno())
     finally:
         sock.close()  # the server holds its own duplicate of the descriptor
+    server.shutdown_request = _closing_aborted(server.shutdown_request)  # type: ignore[method-assign]
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    if backend is not None:
+        from .http_faults import ListenerSwitch
+
+        ListenerSwitch(server, port, name, backend).install()
     return server
+
+
+ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+
+
+def reset_connection(environ: dict) -> None:
+    """Drop the request's connection with a TCP reset and no answer (raises ConnectionResetError, which
+    werkzeug takes as the client gone); the server's close then sends the RST."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, ABORT)
+            sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+    raise ConnectionResetError("lab fault: connection reset")
+
+
+def _closing_aborted(shutdown_request: Callable) -> Callable:
+    """socketserver half-closes (FIN) before closing; a connection to reset must go with the RST alone."""
+
+    def close(request: socket.socket) -> None:
+        try:
+            aborted = request.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8) == ABORT
+        except OSError:
+            aborted = False
+        if aborted:
+            request.close()
+        else:
+            shutdown_request(request)
+
+    return close
 
 
 def bind_port(port: int, attempts: int = 30) -> socket.socket:

@@ -5,6 +5,9 @@ the lab port with its unix socket in the state dir, ``max_connections`` 30, scra
 root, every PostgreSQL binary runs as the ``postgres`` user. Roles: ``postgres`` (superuser, password),
 ``sample_app`` (the application, not superuser, ``CONNECTION LIMIT`` 24) and ``sre_automation``
 (pg_read_all_stats + pg_signal_backend, not superuser); database ``sample``.
+
+The server listens on its internal port (base +21); the lab's port (+20) is a proxy (lab/redis_proxy.py) that
+carries the ``postgres`` faults. The server log is jsonlog in ``<state>/pg-log`` (lab/pg_journal.py reads it).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from . import config
+from .faults import TABLE
 from .process_util import command_line_has, signal_and_wait, tail_file
 
 log = logging.getLogger("lab.postgres")
@@ -51,7 +55,11 @@ class LabPostgres:
         self.data_dir = cfg.state_dir / "postgres"
         self.socket_dir = cfg.state_dir / "pg-run"
         self.log_file = cfg.state_dir / "postgres.log"
-        self.port = cfg.port("postgres")
+        self.port = cfg.port("postgres")  # the lab's proxy: what clients use
+        self.listen_port = cfg.port("postgres" + config.INTERNAL)  # the server itself
+        self.log_dir = cfg.state_dir / "pg-log"
+        self.proxy = None
+        self.journal = None
         self.as_root = os.geteuid() == 0
         self.postmaster_pid: int | None = None  # of the server start() started or found
 
@@ -110,6 +118,8 @@ class LabPostgres:
         self._own(self.socket_dir)
         self.log_file.touch(exist_ok=True)
         self._own(self.log_file)
+        self.log_dir.mkdir(mode=0o700, exist_ok=True)
+        self._own(self.log_dir)
 
     def is_running(self) -> bool:
         if not self.initialized:
@@ -123,10 +133,13 @@ class LabPostgres:
         if before_bind is not None:
             before_bind()
         if self.is_running():
-            log.info("postgres already running on port %s", self.port)
+            log.info("postgres already running on port %s", self.listen_port)
         else:
-            options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses={config.HOST} "
-                       f"-c max_connections={config.PG_MAX_CONNECTIONS}")
+            # every statement but the admin's (setup_roles) goes to a jsonlog file: who ended which session
+            options = (f"-p {self.listen_port} -k {self.socket_dir} -c listen_addresses={config.HOST} "
+                       f"-c max_connections={config.PG_MAX_CONNECTIONS} -c logging_collector=on "
+                       f"-c log_destination=jsonlog -c log_directory={self.log_dir} -c log_filename=postgresql.log "
+                       f"-c log_rotation_age=0 -c log_rotation_size=0 -c log_timezone=UTC -c log_statement=all")
             for attempt in range(3):
                 result = self._run([
                     str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
@@ -140,9 +153,31 @@ class LabPostgres:
                 raise PostgresError(
                     f"pg_ctl start failed ({_last_line(result.stderr or result.stdout)}); see {self.log_file}"
                 )
-            log.info("postgres started on port %s", self.port)
+            log.info("postgres started on port %s", self.listen_port)
         self.postmaster_pid = self._postmaster_pid()
         self.setup_roles()
+        self._start_front()
+
+    def _start_front(self) -> None:
+        """The client-facing port (faults) and the journal of sessions ended by clients."""
+        from .pg_journal import PgJournal
+        from .redis_proxy import PrimaryEndpointProxy
+
+        self.journal = PgJournal(self.log_dir / "postgresql.json", admin_roles=("postgres",))
+        self.journal.start()
+        self.proxy = PrimaryEndpointProxy(self.port, lambda: self.listen_port, label="postgres", backend="postgres")
+        self.proxy.start()
+        TABLE.on_change("postgres", self._apply_password_fault)
+
+    def _apply_password_fault(self) -> None:
+        """wrong_password: sre_automation's password changes to one nobody knows; clearing puts it back."""
+        import secrets as random
+
+        wrong = TABLE.backend_wide("postgres", "wrong_password") is not None
+        password = random.token_hex(16) if wrong else self.cfg.secrets.pg_automation_password
+        with self.connect_socket() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(config.PG_AUTOMATION_ROLE), sql.Literal(password)))
 
     def _postmaster_pid(self) -> int | None:
         try:
@@ -151,6 +186,9 @@ class LabPostgres:
             return None
 
     def stop(self) -> None:
+        for front in (self.proxy, self.journal):
+            if front is not None:
+                front.stop()
         if not (self.data_dir / "postmaster.pid").exists():
             self._stop_without_data_dir()
             return
@@ -175,13 +213,14 @@ class LabPostgres:
     # --- schema & roles --------------------------------------------------------------------
     def connect_socket(self, dbname: str = "postgres", application_name: str = "") -> psycopg.Connection:
         """Superuser connection over the private unix socket (trust), for setup and the lab's monitor."""
-        return psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname=dbname,
+        return psycopg.connect(host=str(self.socket_dir), port=self.listen_port, user="postgres", dbname=dbname,
                                autocommit=True, connect_timeout=5, application_name=application_name)
 
     def setup_roles(self) -> None:
         s = self.cfg.secrets
         with self.connect_socket() as conn:
             conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(s.pg_admin_password)))
+            conn.execute("ALTER ROLE postgres SET log_statement = 'none'")  # the lab's own statements
             for role, password in ((config.PG_APP_ROLE, s.pg_app_password),
                                    (config.PG_AUTOMATION_ROLE, s.pg_automation_password)):
                 exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
@@ -222,6 +261,7 @@ class LabPostgres:
         return {
             "host": config.HOST,
             "port": self.port,
+            "server_port": self.listen_port,  # where the server itself listens, behind the lab's proxy on port
             "database": config.PG_DATABASE,
             "max_connections": config.PG_MAX_CONNECTIONS,
             "app_connection_limit": config.PG_APP_CONNECTION_LIMIT,

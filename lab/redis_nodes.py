@@ -3,6 +3,10 @@
 Node 001 starts as primary, node 002 as ``--replicaof`` 001. The topology object is the lab's single truth
 about roles; every change (stop, start, promote) is announced to listeners (the proxy, the ElastiCache
 model, the status file).
+
+Each node listens on its internal port (base +13, +14) that only the lab uses; its member port (+11, +12) is a
+proxy (lab/redis_proxy.py) that refuses while the node is down and carries the lab's faults and journal.
+Replicas replicate through the member ports, so INFO shows the ports clients know.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import redis
 
-from . import config
+from . import config, peers
 from .process_util import command_line_has, signal_and_wait, tail_file
 
 log = logging.getLogger("lab.redis")
@@ -28,9 +32,10 @@ REDIS_SERVER = os.environ.get("SRE_LAB_REDIS_SERVER", "/usr/bin/redis-server")
 
 
 class RedisNode:
-    def __init__(self, name: str, port: int, workdir: Path, password: str) -> None:
+    def __init__(self, name: str, port: int, workdir: Path, password: str, listen_port: int | None = None) -> None:
         self.name = name
-        self.port = port
+        self.port = port  # the member endpoint clients use (a proxy)
+        self.listen_port = listen_port or port
         self.workdir = workdir
         self.password = password
         self.proc: subprocess.Popen | None = None
@@ -52,7 +57,7 @@ class RedisNode:
     def client(self, timeout: float = 0.3) -> redis.Redis:
         return redis.Redis(
             host=config.HOST,
-            port=self.port,
+            port=self.listen_port,
             password=self.password,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
@@ -89,7 +94,7 @@ class RedisNode:
         self.workdir.mkdir(parents=True, exist_ok=True)
         args = [
             REDIS_SERVER,
-            "--port", str(self.port),
+            "--port", str(self.listen_port),
             "--bind", config.HOST,
             "--requirepass", self.password,
             "--masterauth", self.password,
@@ -108,12 +113,13 @@ class RedisNode:
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        peers.add_child(self.proc.pid)  # its replication link is the lab's own traffic
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 if "Address already in use" in tail_file(self.workdir / "redis.log"):
                     self.proc = None
-                    raise PortBusy(f"port {self.port} for {self.name} is already in use")
+                    raise PortBusy(f"port {self.listen_port} for {self.name} is already in use")
                 raise RuntimeError(
                     f"redis-server for {self.name} exited with code {self.proc.returncode}; "
                     f"see {self.workdir / 'redis.log'}"
@@ -124,7 +130,7 @@ class RedisNode:
                          "primary" if replica_of_port is None else f"replica of {replica_of_port}")
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"redis-server for {self.name} did not answer PING on port {self.port} within 10 s")
+        raise RuntimeError(f"redis-server for {self.name} did not answer PING on port {self.listen_port} within 10 s")
 
     def stop(self, hold_port: bool = True) -> None:
         self.ready = False
@@ -138,6 +144,8 @@ class RedisNode:
                 self.proc.kill()
                 self.proc.wait(5)
             log.info("redis %s stopped", self.name)
+        if self.proc is not None:
+            peers.remove_child(self.proc.pid)
         self.proc = None
         self.pid_file.unlink(missing_ok=True)
         if hold_port:
@@ -153,7 +161,7 @@ class RedisNode:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((config.HOST, self.port))
+            s.bind((config.HOST, self.listen_port))
             self._hold = s
         except OSError:
             s.close()
@@ -187,11 +195,12 @@ class RedisTopology:
         self.lock = threading.RLock()
         self.nodes = {
             name: RedisNode(name, cfg.port(name), cfg.state_dir / f"redis-{name.rsplit('-', 1)[-1]}",
-                            cfg.secrets.redis_password)
+                            cfg.secrets.redis_password, cfg.port(name + config.INTERNAL))
             for name in config.REDIS_NODES
         }
         self.primary = config.BASELINE_PRIMARY
         self._listeners: list[Callable[[], None]] = []
+        self.member_proxies: dict[str, Any] = {}
 
     def add_listener(self, fn: Callable[[], None]) -> None:
         self._listeners.append(fn)
@@ -211,9 +220,15 @@ class RedisTopology:
         return self.nodes[self.primary].port
 
     def serving_primary_port(self) -> int | None:
-        """The primary's port if its process is serving, else None (the proxy then refuses)."""
+        """The primary's own port if its process is serving, else None (the proxy then refuses)."""
         node = self.nodes[self.primary]
-        return node.port if node.serving() else None
+        return node.listen_port if node.serving() else None
+
+    def endpoint_session(self) -> Callable[..., Any]:
+        """The primary endpoint's sessions for clients outside the lab (faults, journal)."""
+        from .redis_session import session_factory
+
+        return session_factory(lambda: self.primary, "primary")
 
     def role(self, name: str) -> str:
         return "primary" if name == self.primary else "replica"
@@ -228,15 +243,36 @@ class RedisTopology:
     def start_all(self) -> None:
         with self.lock:
             self.nodes[self.primary].start(None)
+            self._member_proxy(self.primary).refresh()  # the replicas replicate through it
             for name in self.replicas():
                 self.nodes[name].start(self.primary_port())
+                self._member_proxy(name).refresh()
         self.changed()
 
     def stop_all(self) -> None:
         with self.lock:
             for node in self.nodes.values():
                 node.stop(hold_port=False)
+            proxies, self.member_proxies = self.member_proxies, {}
+        for proxy in proxies.values():
+            proxy.stop()
         self.changed()
+
+    def _member_proxy(self, name: str) -> Any:
+        """The member endpoint of node ``name`` (started on first use)."""
+        from .redis_proxy import PrimaryEndpointProxy
+        from .redis_session import session_factory
+
+        proxy = self.member_proxies.get(name)
+        if proxy is None:
+            node = self.nodes[name]
+            proxy = PrimaryEndpointProxy(node.port, lambda: node.listen_port if node.serving() else None,
+                                         label=f"member {name}",
+                                         session_factory=session_factory(lambda: name, "member"))
+            proxy.start()
+            self.member_proxies[name] = proxy
+            self.add_listener(proxy.refresh)
+        return proxy
 
     def start(self, name: str) -> None:
         """Start a node in its current role (a node that is not primary comes back as a replica)."""

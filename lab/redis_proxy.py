@@ -5,6 +5,10 @@ primary's process is down the proxy closes its listening socket, and opens it ag
 answers. While closed it keeps the port bound without listening (the kernel answers SYN with RST, i.e.
 ECONNREFUSED) so no outgoing connection can take the port meanwhile (it lies in Linux's ephemeral range).
 Established connections are dropped when the primary goes away or changes (as a DNS flip does).
+
+The same proxy stands in front of each member node and of PostgreSQL (``label``/``backend``): a ``down`` fault
+refuses like a dead target, and connections from outside the lab get a session (``session_factory``) that sees
+the bytes both ways - to delay them (``slow``), refuse AUTH or record admin commands (lab/redis_session.py).
 """
 
 from __future__ import annotations
@@ -12,18 +16,22 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import Callable
+from typing import Any, Callable
 
-from . import config
+from . import config, peers
 
 log = logging.getLogger("lab.redis_proxy")
 
 
 class PrimaryEndpointProxy:
     def __init__(self, listen_port: int, target: Callable[[], int | None], interval: float = 0.2,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None, label: str = "primary endpoint", backend: str | None = "redis",
+                 session_factory: Callable[..., Any] | None = None) -> None:
         """``target()`` returns the port of a reachable primary, or None when there is none;
-        ``sock`` is the port, already bound (not listening)."""
+        ``sock`` is the port, already bound (not listening); ``backend`` names the faults that apply."""
+        self.label = label
+        self.backend = backend
+        self.session_factory = session_factory
         self.listen_port = listen_port
         self.target = target
         self.interval = interval
@@ -35,10 +43,14 @@ class PrimaryEndpointProxy:
         self._state_lock = threading.RLock()
         self._poke = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="redis-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"proxy-{listen_port}", daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        if self.backend is not None:
+            from .faults import TABLE
+
+            TABLE.on_change(self.backend, self.refresh)
         self._reconcile()
         self._thread.start()
 
@@ -59,6 +71,8 @@ class PrimaryEndpointProxy:
 
     def refresh(self) -> None:
         """Re-check the target now, synchronously (called on every topology change)."""
+        if self._stop.is_set():
+            return
         self._reconcile()
         self._poke.set()
 
@@ -77,6 +91,8 @@ class PrimaryEndpointProxy:
         except Exception:
             log.exception("proxy target check failed")
             port = None
+        if port is not None and self._fault_down():
+            port = None
         if port != self._current_target:
             if self._current_target is not None:
                 self._drop_connections()
@@ -85,7 +101,8 @@ class PrimaryEndpointProxy:
             self._open_listener()
         elif port is None and self._listener is not None:
             self._close_listener()
-            log.info("primary endpoint :%s refusing connections (no reachable primary)", self.listen_port)
+            log.info("%s :%s refusing connections (%s)", self.label, self.listen_port,
+                     "down fault" if self._fault_down() else "no reachable target")
         elif port is None and self._holder is None:
             self._close_listener()  # (re)take hold of the port
 
@@ -95,22 +112,26 @@ class PrimaryEndpointProxy:
             try:
                 s = _bind(self.listen_port)
             except OSError as exc:
-                log.warning("primary endpoint :%s cannot bind yet: %s", self.listen_port, exc)
+                log.warning("%s :%s cannot bind yet: %s", self.label, self.listen_port, exc)
                 return
         s.listen(128)
         s.settimeout(0.05)
         self._listener = s
-        log.info("primary endpoint :%s accepting, forwarding to :%s", self.listen_port, self._current_target)
+        log.info("%s :%s accepting, forwarding to :%s", self.label, self.listen_port, self._current_target)
 
     def _close_listener(self, hold: bool = True) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            try:  # stops listening at once, even while the accept loop still holds the socket
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         if hold and self._holder is None:
             try:
                 self._holder = _bind(self.listen_port)
             except OSError as exc:
-                log.warning("primary endpoint :%s could not be held: %s", self.listen_port, exc)
+                log.warning("%s :%s could not be held: %s", self.label, self.listen_port, exc)
 
     def _drop_connections(self) -> None:
         with self._conns_lock:
@@ -158,24 +179,79 @@ class PrimaryEndpointProxy:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._conns_lock:
             self._conns.update((client, upstream))
-        for src, dst in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pump, args=(src, dst), daemon=True, name="redis-proxy-pump").start()
+        threading.Thread(target=self._serve, args=(client, upstream), daemon=True, name="proxy-conn").start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _fault_down(self) -> bool:
+        if self.backend is None:
+            return False
+        from .faults import TABLE
+
+        return TABLE.backend_wide(self.backend, "down") is not None
+
+    def _serve(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Pump both ways; a client from outside the lab gets a session that sees (and may hold back) its bytes."""
+        session = None
+        if self.backend is not None:
+            try:
+                own = peers.is_own(client.getpeername()[1], self.listen_port)
+            except OSError:
+                own = True
+            if not own:
+                session = (self.session_factory or Passthrough)(client=client, backend=self.backend)
+        threading.Thread(target=self._pump, args=(upstream, client, session and session.from_server, session, False),
+                         daemon=True, name="proxy-pump").start()
+        self._pump(client, upstream, session and session.from_client, session, True)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, through: Callable[[bytes], bytes] | None = None,
+              session: Any = None, from_client: bool = False) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                dst.sendall(data)
+                if session is not None and from_client:
+                    session.delay()
+                if through is not None:
+                    data = through(data)
+                if data:
+                    if session is not None:
+                        with session.send_lock:
+                            dst.sendall(data)
+                    else:
+                        dst.sendall(data)
         except OSError:
             pass
+        except Exception:
+            log.exception("%s :%s proxy session failed", self.label, self.listen_port)
         finally:
             for s in (src, dst):
                 _close(s)
             with self._conns_lock:
                 self._conns.discard(src)
                 self._conns.discard(dst)
+
+
+class Passthrough:
+    """A session from outside the lab that only the ``slow`` fault touches (PostgreSQL's)."""
+
+    def __init__(self, client: socket.socket, backend: str) -> None:
+        self.client = client
+        self.backend = backend
+        self.send_lock = threading.Lock()
+
+    def delay(self) -> None:
+        """Hold the client's bytes back while a slow fault lasts (each request reaches the server N s late)."""
+        from .faults import TABLE
+
+        fault = TABLE.backend_wide(self.backend, "slow")
+        if fault is not None:
+            fault.delay()
+
+    def from_client(self, data: bytes) -> bytes:
+        return data
+
+    def from_server(self, data: bytes) -> bytes:
+        return data
 
 
 def _bind(port: int) -> socket.socket:

@@ -265,7 +265,13 @@ class Scenarios:
     def heal(self) -> dict[str, Any]:
         from .app_simulator import BASELINE_DB_DEMAND
 
+        from .faults import TABLE
+
         changes: list[str] = []
+        cleared = TABLE.clear()
+        if cleared:
+            changes.append("faults cleared: " + ", ".join(
+                f"{f['backend']} {f['mode']}" + (f" ({f['operation']})" if f["operation"] else "") for f in cleared))
         with self.lock:
             lab = self.lab
             lab.gaps.wait_idle()

@@ -66,17 +66,27 @@ def redis_client(lab, port: int | None = None):
 
 
 def endpoint_port(lab) -> int | None:
-    """The tcp_port of the Redis server that answers on the primary endpoint (None if it refuses)."""
+    """The member port of the Redis server that answers on the primary endpoint (None if it refuses). Each node
+    listens behind its member port (a lab proxy), so the node is known by its run_id, not its tcp_port."""
     import redis
 
     c = redis_client(lab)
     try:
-        info = c.info("server")
-        return int(info["tcp_port"])
+        run_id = c.info("server")["run_id"]
     except redis.ConnectionError:
         return None
     finally:
         c.close()
+    for member in lab["redis"]["members"]:
+        m = redis_client(lab, member["port"])
+        try:
+            if m.info("server")["run_id"] == run_id:
+                return member["port"]
+        except redis.ConnectionError:
+            continue
+        finally:
+            m.close()
+    return None
 
 
 CLUSTER, SERVICE = "sample-service-prod", "sample-service"

@@ -10,13 +10,15 @@ def test_roles_and_limits(lab):
     pg = lab["postgres"]
     with psycopg.connect(pg["admin_dsn"], connect_timeout=3) as conn:
         assert conn.execute("SHOW max_connections").fetchone()[0] == "30"
-        assert conn.execute("SELECT current_database(), inet_server_port()").fetchone() == ("sample", pg["port"])
+        # the lab's server (behind its proxy on pg["port"]), not another one
+        assert conn.execute("SELECT current_database(), inet_server_port()").fetchone() == ("sample", pg["server_port"])
         rows = {name: (superuser, limit) for name, superuser, limit in conn.execute(
             "SELECT rolname, rolsuper, rolconnlimit FROM pg_roles WHERE rolname IN "
             "('postgres', 'sample_app', 'sre_automation')").fetchall()}
     # sample_app's limit keeps slots for operators and automation when the application exhausts its share
     assert rows == {"postgres": (True, -1), "sample_app": (False, 24), "sre_automation": (False, -1)}
     assert (pg["app_connection_limit"], pg["app_application_name"]) == (24, "sample-service")
+    assert pg["server_port"] == lab["port_base"] + 21
     with psycopg.connect(pg["automation_dsn"], connect_timeout=3) as conn:
         granted = conn.execute("SELECT pg_has_role('pg_read_all_stats', 'MEMBER'), "
                                "pg_has_role('pg_signal_backend', 'MEMBER')").fetchone()
