@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible_collections.sre.incident.plugins.module_utils.validate import input_problems
 
 COLLECTION = "sre.incident"
 
@@ -115,6 +116,9 @@ class StepModule:
         self.params = copy.deepcopy(validation.validated_parameters)
         self.check_mode = check_mode
         self._errors = ["%s: %s" % (name, message) for message in validation.error_messages]
+        if not self._errors:  # the same strict inputs as the module itself (StrictModule)
+            self._errors = ["%s: %s" % (name, message)
+                            for message in input_problems(spec["argument_spec"], args, self.params, spec.get("limits") or {})][:1]
 
     def check_arguments(self):
         if self._errors:

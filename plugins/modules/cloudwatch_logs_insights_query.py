@@ -82,12 +82,12 @@ query_id:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_insights_query as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -79,12 +79,12 @@ window:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_search as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

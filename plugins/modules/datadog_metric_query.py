@@ -124,12 +124,12 @@ window_seconds:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import datadog_metric_query as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -302,13 +302,16 @@ changed_fields:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, record
 from ansible_collections.sre.incident.plugins.module_utils.incident_store import IncidentStoreError
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule, Text
+
+LIMITS = dict(store=Text(None, "a directory path of at most 4096 characters", max_length=4096),
+              incident_id=Text(r"[A-Za-z0-9._-]{1,255}", "letters, digits and ._- (at most 255)", max_length=255))
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = StrictModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, limits=LIMITS)
     try:
         result = record(module.params, module.check_mode)
     except IncidentStoreError as exc:

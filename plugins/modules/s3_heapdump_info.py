@@ -62,12 +62,12 @@ recent_count:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import s3_heapdump_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

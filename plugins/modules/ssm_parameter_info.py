@@ -47,12 +47,12 @@ missing:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import ssm_parameter_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":
