@@ -18,7 +18,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.parse import urlparse
-from ansible_collections.sre.incident.plugins.module_utils.common import parse_duration
+from ansible_collections.sre.incident.plugins.module_utils.common import parse_duration, parse_time
 
 NOTHING_CHANGED = "Nothing was changed."
 
@@ -109,6 +109,43 @@ class Seconds(Rule):
         if seconds > self.maximum:
             return "%s is more than %s" % (show(value), _seconds_text(self.maximum))
         return None
+
+
+class Number(Rule):
+    """A finite number from minimum to maximum (what says what it counts)."""
+
+    def __init__(self, minimum, maximum, what="a number"):
+        self.minimum, self.maximum = minimum, maximum
+        self.allowed = "%s from %g to %g" % (what, minimum, maximum)
+        self.good = (minimum, maximum)
+        self.bad = (minimum - 1, maximum + 1, float("nan"), float("inf"), True)
+
+    def problem(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return "%s is not a finite number" % show(value)
+        if not self.minimum <= value <= self.maximum:
+            return "%s is outside %g to %g" % (show(value), self.minimum, self.maximum)
+        return None
+
+
+# Epoch seconds of 2100-01-01: later times are typos.
+EPOCH = Number(0, 4102444800, "epoch seconds")
+
+
+class Time(Rule):
+    """A time common.parse_time reads (ISO 8601, epoch seconds or now) between 1970 and 2100."""
+
+    allowed = "ISO 8601 (2026-11-27T18:15:00Z), epoch seconds or now, between 1970 and 2100"
+    bad = ("", "yesterday", -1, 253402300800.0, True, float("inf"))
+
+    def problem(self, value):
+        if isinstance(value, bool):
+            return "%s is a boolean, not a time" % show(value)
+        try:
+            epoch = parse_time(value)
+        except (TypeError, ValueError, OverflowError):
+            return "%s is not a time" % show(value)
+        return EPOCH.problem(epoch) and "%s is not between 1970 and 2100" % show(value)
 
 
 class Text(Rule):
@@ -404,7 +441,10 @@ class StrictModule(AnsibleModule):
 
     def __init__(self, *args, **kwargs):
         self.limits = kwargs.pop("limits", None) or {}
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except OverflowError:  # AnsibleModule's int conversion of an infinite float; the type check names it
+            self.params = {}
         problems = input_problems(self.argument_spec, getattr(self, "raw_params", {}), self.params, self.limits)
         if problems:
             self.fail_json(msg=problems[0], changed=False)

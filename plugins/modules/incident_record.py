@@ -302,12 +302,9 @@ changed_fields:
   elements: str
 """
 
-from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, record
+from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, LIMITS, record
 from ansible_collections.sre.incident.plugins.module_utils.incident_store import IncidentStoreError
-from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule, Text
-
-LIMITS = dict(store=Text(None, "a directory path of at most 4096 characters", max_length=4096),
-              incident_id=Text(r"[A-Za-z0-9._-]{1,255}", "letters, digits and ._- (at most 255)", max_length=255))
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
