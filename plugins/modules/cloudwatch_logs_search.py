@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   log_group:
     description: Log group name, for example C(/aws/ecs/sample-service-prod).

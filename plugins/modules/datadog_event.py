@@ -18,6 +18,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.datadog
+  - sre.incident.strict_inputs
 options:
   title:
     description: Event title (at most 100 characters).

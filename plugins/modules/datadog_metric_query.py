@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.datadog
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   query:
     description:

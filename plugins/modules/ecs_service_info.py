@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   revisions:
     description: How many of the task family's newest revisions to list.

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.wait
+  - sre.incident.strict_inputs
 attributes:
   check_mode:
     support: full

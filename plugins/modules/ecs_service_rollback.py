@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   to_revision:
     description:

@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   desired_count:
     description:
@@ -33,7 +34,7 @@ options:
     required: true
   max_desired_count:
     description:
-      - Ceiling for O(desired_count); the guardrail against scaling a broken service into a bill. From 1 to 500:
+      - Ceiling for O(desired_count); the guardrail against scaling a broken service into a bill. From 1 to 500 -
         a larger value is refused, it cannot lift the hard cap.
     type: int
     required: true

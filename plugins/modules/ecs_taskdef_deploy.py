@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   container:
     description: Container to change; required when the task definition has more than one container.

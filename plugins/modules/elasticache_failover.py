@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   replication_group_id:
     description: Replication group id (a letter, then letters, digits and single hyphens; at most 50).

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   replication_group_id:
     description:

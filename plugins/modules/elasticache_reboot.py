@@ -18,6 +18,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   cache_cluster_id:
     description: Cache cluster to reboot, for example C(sample-service-redis-prod-001).

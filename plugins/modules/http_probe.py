@@ -19,6 +19,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   urls:
     description:

@@ -25,6 +25,8 @@ description:
     that is not valid JSON makes the module fail naming the file, and it is never overwritten.
 author:
   - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.strict_inputs
 options:
   store:
     description:

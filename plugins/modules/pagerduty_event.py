@@ -20,6 +20,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.pagerduty
+  - sre.incident.strict_inputs
 options:
   event_action:
     description: What to do with the alert.

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.postgres
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   long_running_limit:
     description: How many of the longest-running non-idle queries to return.

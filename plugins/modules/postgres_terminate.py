@@ -26,6 +26,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.postgres
+  - sre.incident.strict_inputs
 options:
   states:
     description:

@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.redis
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   also_probe:
     description:

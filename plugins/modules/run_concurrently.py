@@ -28,6 +28,8 @@ description:
   - Meant for reads.
 author:
   - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.strict_inputs
 options:
   steps:
     description: The steps to run.

@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   bucket:
     description: Bucket name.

@@ -20,6 +20,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.slack
+  - sre.incident.strict_inputs
 options:
   name:
     description:

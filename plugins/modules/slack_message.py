@@ -18,6 +18,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.slack
+  - sre.incident.strict_inputs
 options:
   channel:
     description:

@@ -18,6 +18,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   names:
     description: Parameter names (at most 10 per call are read together).

@@ -23,6 +23,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.aws
+  - sre.incident.strict_inputs
 options:
   name:
     description: Parameter name.
