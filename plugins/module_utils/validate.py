@@ -143,8 +143,8 @@ class Time(Rule):
             return "%s is a boolean, not a time" % show(value)
         try:
             epoch = parse_time(value)
-        except (TypeError, ValueError, OverflowError):
-            return "%s is not a time" % show(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            return str(exc).split(";")[0] if isinstance(exc, ValueError) else "%s is not a time" % show(value)
         return EPOCH.problem(epoch) and "%s is not between 1970 and 2100" % show(value)
 
 
