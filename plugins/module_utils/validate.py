@@ -58,8 +58,8 @@ class Rule:
 class Whole(Rule):
     """A whole number from minimum to maximum."""
 
-    def __init__(self, minimum, maximum):
-        self.minimum, self.maximum = minimum, maximum
+    def __init__(self, minimum, maximum, floor="the minimum"):
+        self.minimum, self.maximum, self.floor = minimum, maximum, floor
         self.allowed = "a whole number from %d to %d" % (minimum, maximum)
         self.good = (minimum, maximum, (minimum + maximum) // 2)
         self.bad = (minimum - 1, maximum + 1, 10 ** 12, -10 ** 12, True, False, 1.5, "", "ten")
@@ -68,7 +68,7 @@ class Whole(Rule):
         if isinstance(value, bool) or not isinstance(value, int):
             return "%s is not a whole number" % show(value)
         if value < self.minimum:
-            return "%d is below the minimum %d" % (value, self.minimum)
+            return "%d is below %s %d" % (value, self.floor, self.minimum)
         if value > self.maximum:
             return "%d is above the maximum %d" % (value, self.maximum)
         return None
@@ -100,8 +100,8 @@ class Seconds(Rule):
         else:
             try:
                 seconds = parse_duration(value)
-            except (TypeError, ValueError):
-                return "%s is not a duration" % show(value)
+            except (TypeError, ValueError) as exc:  # parse_duration's words: "cannot read '...' as a duration"
+                return str(exc).split(";")[0]
         if not math.isfinite(seconds):
             return "%s is not a finite number of seconds" % show(value)
         if seconds < 0 or (seconds == 0 and not self.zero_ok):
@@ -234,7 +234,8 @@ class Each(Rule):
     def __init__(self, rule, max_items=100, min_items=0):
         self.rule, self.max_items, self.min_items = rule, max_items, min_items
         self.allowed = "a list of at most %d items, each %s" % (max_items, rule.allowed)
-        self.bad = tuple([sample] for sample in rule.bad[:4]) + ([rule.good[0]] * (max_items + 1) if rule.good else [""] * (max_items + 1),)
+        too_many = [rule.good[0] if rule.good else "x"] * (max_items + 1)
+        self.bad = tuple([sample] for sample in rule.bad[:4]) + (too_many,)
 
     def problem(self, value):
         if not isinstance(value, list):

@@ -118,7 +118,7 @@ ENV_NAME = Text(r"[A-Za-z_][A-Za-z0-9_]*", "letters, digits and _ (not starting 
 ENV_VALUE = Text(None, "text or a number of at most 4096 characters", max_length=4096, empty_ok=True, numbers_ok=True)
 LIMITS = dict(ECS_LIMITS, container=Text(r"[A-Za-z0-9_-]{1,255}", "letters, digits, - and _ (at most 255)", max_length=255),
               environment=Mapping(ENV_NAME, ENV_VALUE, max_items=50), remove_environment=Each(ENV_NAME, max_items=50),
-              memory=Whole(6, 122880), cpu=Whole(1, 16384))
+              memory=Whole(6, 122880, floor="ECS's minimum of"), cpu=Whole(1, 16384))
 
 # Fargate's valid task cpu -> memory (MiB) table.
 FARGATE_MEMORY = {

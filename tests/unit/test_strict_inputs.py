@@ -51,7 +51,7 @@ def assert_refusal(msg, option, *words):
     ({"max_desired_count": 5000}, "max_desired_count", ["5000 is above the maximum 500"]),
     ({"max_desired_count": False}, "max_desired_count", ["false is a boolean"]),
     ({"bounce_hold": 1e308}, "bounce_hold", ["more than 10m"]),
-    ({"bounce_hold": "-5m"}, "bounce_hold", ["not a duration"]),
+    ({"bounce_hold": "-5m"}, "bounce_hold", ["cannot read '-5m' as a duration"]),
     ({"bounce_hold": True}, "bounce_hold", ["boolean"]),
     ({"connect_timeout": -1}, "connect_timeout", ["not more than 0", "at most 5m"]),
     ({"read_timeout": float("inf")}, "read_timeout", ["not a finite number"]),
@@ -206,7 +206,7 @@ def test_ssm_set_keeps_a_json_parameter_json(monkeypatch, capsys):
 
 @pytest.mark.parametrize("args,option,words", [
     ({"memory": 10 ** 9}, "memory", ["above the maximum 122880"]),
-    ({"memory": 5}, "memory", ["below the minimum 6"]),
+    ({"memory": 5}, "memory", ["below ECS's minimum of 6"]),
     ({"cpu": -256}, "cpu", ["below the minimum 1"]),
     ({"environment": {"": "x"}}, "environment", ["key '': it is empty"]),
     ({"environment": {"A" * 5000: "x"}}, "environment", ["5000 characters is more than 255"]),
