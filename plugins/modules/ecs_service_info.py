@@ -26,21 +26,21 @@ extends_documentation_fragment:
   - sre.incident.strict_inputs
 options:
   revisions:
-    description: How many of the task family's newest revisions to list.
+    description: How many of the task family's newest revisions to list (1 to 100).
     type: int
     default: 5
   stopped_tasks:
-    description: How many of the newest stopped tasks to return in RV(stopped_tasks).
+    description: How many of the newest stopped tasks to return in RV(stopped_tasks) (0 to 100).
     type: int
     default: 10
   scan_stopped:
     description:
       - How many stopped tasks (newest first; ECS keeps them about an hour) to examine for the OOM verdict, so that a
-        crash loop's many stops do not hide older OOM kills.
+        crash loop's many stops do not hide older OOM kills. From 0 to 1000.
     type: int
     default: 300
   events:
-    description: How many of the newest service events to return.
+    description: How many of the newest service events to return (0 to 100).
     type: int
     default: 10
 """

@@ -33,27 +33,32 @@ extends_documentation_fragment:
   - sre.incident.strict_inputs
 options:
   container:
-    description: Container to change; required when the task definition has more than one container.
+    description:
+      - Container to change; required when the task definition has more than one container. Letters, digits, - and
+        _ (at most 255).
     type: str
   environment:
     description:
       - 'Environment variables to set (added or replaced), for example C({"CACHE_ENABLED": "false"}).'
+      - At most 50; names letters, digits and _ (not starting with a digit, at most 255), values text or numbers of
+        at most 4096 characters. An unquoted C(false) or C(true) is refused - quote it.
     type: dict
     default: {}
   remove_environment:
-    description: Environment variable names to remove.
+    description: Environment variable names to remove (at most 50, named as in O(environment)).
     type: list
     elements: str
     default: []
   memory:
     description:
       - Container hard memory limit in MiB. When the task definition sets a task-level memory smaller than
-        this, the task-level memory is raised to match.
+        this, the task-level memory is raised to match. From 6 to 122880; on Fargate the task's cpu/memory pair
+        must be one Fargate runs.
     type: int
   cpu:
     description:
       - Container CPU units. When the task definition sets a task-level cpu smaller than this, the task-level cpu
-        is raised to match.
+        is raised to match. From 1 to 16384.
     type: int
 attributes:
   check_mode:

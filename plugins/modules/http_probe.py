@@ -24,10 +24,11 @@ options:
   urls:
     description:
       - 'Endpoints to check, by name, for example C({"stripe": "https://api.stripe.com/v1/health"}).'
+      - At most 50, each an C(http://) or C(https://) URL with a host.
     type: dict
     required: true
   healthy_status:
-    description: Status codes that count as healthy.
+    description: Status codes that count as healthy (1 to 20 codes, each 100 to 599).
     type: list
     elements: int
     default: [200, 204]

@@ -72,7 +72,7 @@ options:
     type: str
   detected_at:
     description:
-      - When the incident was detected (ISO 8601, epoch seconds, or C(now)). Default - now.
+      - When the incident was detected (ISO 8601, epoch seconds, or C(now)), between 1970 and 2100. Default - now.
       - Used only when the incident is created, or when its record has no C(detected_at); an existing value is never
         replaced.
     type: raw
@@ -107,7 +107,7 @@ options:
     type: bool
     default: false
   lock_timeout:
-    description: Seconds to wait for the store's lock before failing.
+    description: Seconds to wait for the store's lock before failing; more than 0 and at most 600.
     type: float
     default: 10
 attributes:

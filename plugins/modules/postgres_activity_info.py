@@ -25,24 +25,24 @@ extends_documentation_fragment:
   - sre.incident.strict_inputs
 options:
   long_running_limit:
-    description: How many of the longest-running non-idle queries to return.
+    description: How many of the longest-running non-idle queries to return (1 to 1000).
     type: int
     default: 10
   idle_longer_than:
     description:
       - Report idle and idle-in-transaction sessions whose state has not changed for longer than this.
-      - Seconds, or a duration such as C(10m).
+      - Seconds, or a duration such as C(10m); from 0 to 7 days.
     type: raw
     default: 600
   running_longer_than:
     description:
       - Report every non-idle session whose current query started longer ago than this (the runbook's
         "queries running longer than 5 minutes"), in RV(running_over).
-      - Seconds, or a duration such as C(5m).
+      - Seconds, or a duration such as C(5m); from 0 to 7 days.
     type: raw
     default: 300
   query_max_length:
-    description: Query texts are cut to this many characters.
+    description: Query texts are cut to this many characters (10 to 10000).
     type: int
     default: 200
 """

@@ -27,7 +27,7 @@ extends_documentation_fragment:
 options:
   also_probe:
     description:
-      - Further endpoints to probe with the same credentials and TLS settings.
+      - Further endpoints to probe with the same credentials and TLS settings (at most 20; ports 1 to 65535).
     type: list
     elements: dict
     default: []

@@ -32,7 +32,7 @@ extends_documentation_fragment:
   - sre.incident.strict_inputs
 options:
   steps:
-    description: The steps to run.
+    description: The steps to run (1 to 50; ids letters, digits and _.-).
     type: list
     elements: dict
     required: true
@@ -57,13 +57,14 @@ options:
         type: dict
         default: {}
   max_workers:
-    description: Most steps running at the same time.
+    description: Most steps running at the same time (1 to 32).
     type: int
     default: 8
   processes:
     description:
       - Most module processes the collection's read steps are shared out over, when they run in module processes
         (see the description); the steps of one client library stay together, so each process loads only its own.
+        From 1 to 8.
     type: int
     default: 2
   known_results:

@@ -22,7 +22,7 @@ extends_documentation_fragment:
   - sre.incident.strict_inputs
 options:
   bucket:
-    description: Bucket name.
+    description: Bucket name (3-63 lowercase letters, digits, . and -).
     type: str
     required: true
   prefix:
@@ -30,11 +30,11 @@ options:
     type: str
     default: ""
   limit:
-    description: Most objects to return (the newest).
+    description: Most objects to return (the newest), 1 to 1000.
     type: int
     default: 20
   recent:
-    description: Window for RV(recent_count), in seconds or with a unit (C(1h)).
+    description: Window for RV(recent_count), in seconds or with a unit (C(1h)); more than 0 and at most 30 days.
     type: raw
     default: 1h
 """

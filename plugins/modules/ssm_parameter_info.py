@@ -21,7 +21,7 @@ extends_documentation_fragment:
   - sre.incident.strict_inputs
 options:
   names:
-    description: Parameter names (at most 10 per call are read together).
+    description: Parameter names, 1 to 50 (at most 10 per call are read together).
     type: list
     elements: str
     required: true
