@@ -446,6 +446,8 @@ class StrictModule(AnsibleModule):
             super().__init__(*args, **kwargs)
         except OverflowError:  # AnsibleModule's int conversion of an infinite float; the type check names it
             self.params = {}
+            self.fail_json(msg=(input_problems(self.argument_spec, self.raw_params, {}, {}) or [
+                refusal("?", "a number is too large", "finite numbers")])[0], changed=False)
         problems = input_problems(self.argument_spec, getattr(self, "raw_params", {}), self.params, self.limits)
         if problems:
             self.fail_json(msg=problems[0], changed=False)

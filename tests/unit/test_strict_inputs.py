@@ -57,6 +57,7 @@ def assert_refusal(msg, option, *words):
     ({"read_timeout": float("inf")}, "read_timeout", ["not a finite number"]),
     ({"max_attempts": -1}, "max_attempts", ["from 1 to 10"]),
     ({"max_attempts": 11}, "max_attempts", ["above the maximum 10"]),
+    ({"max_attempts": float("inf")}, "max_attempts", ["inf is not a whole number"]),
     ({"wait_timeout": 0}, "wait_timeout", ["not more than 0"]),
     ({"wait_interval": "nan"}, "wait_interval", ["not a finite number"]),
     ({"cluster": ""}, "cluster", ["it is empty"]),
