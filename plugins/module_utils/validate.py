@@ -86,8 +86,8 @@ class Seconds(Rule):
 
     def __init__(self, maximum, zero_ok=False, durations=True):
         self.maximum, self.zero_ok, self.durations = maximum, zero_ok, durations
-        self.allowed = "%s, %s and at most %s" % ("seconds or a duration such as 10m" if durations else "seconds",
-                                                 "from 0" if zero_ok else "more than 0", _seconds_text(maximum))
+        unit = "seconds or a duration such as 10m" if durations else "seconds"
+        self.allowed = "%s, %s and at most %s" % (unit, "from 0" if zero_ok else "more than 0", _seconds_text(maximum))
         self.good = (1, maximum, "1m") if durations and maximum >= 60 else (1, maximum)
         self.bad = (-1, maximum * 2 + 1, 1e308, float("nan"), float("inf"), True, "", "-5m") + (() if zero_ok else (0,)) \
             + (("soon",) if durations else ())
@@ -101,7 +101,7 @@ class Seconds(Rule):
             try:
                 seconds = parse_duration(value)
             except (TypeError, ValueError) as exc:  # parse_duration's words: "cannot read '...' as a duration"
-                return str(exc).split(";")[0]
+                return str(exc).split(";", maxsplit=1)[0]
         if not math.isfinite(seconds):
             return "%s is not a finite number of seconds" % show(value)
         if seconds < 0 or (seconds == 0 and not self.zero_ok):
@@ -144,7 +144,7 @@ class Time(Rule):
         try:
             epoch = parse_time(value)
         except (TypeError, ValueError, OverflowError) as exc:
-            return str(exc).split(";")[0] if isinstance(exc, ValueError) else "%s is not a time" % show(value)
+            return str(exc).split(";", maxsplit=1)[0] if isinstance(exc, ValueError) else "%s is not a time" % show(value)
         return EPOCH.problem(epoch) and "%s is not between 1970 and 2100" % show(value)
 
 
@@ -446,7 +446,7 @@ class StrictModule(AnsibleModule):
             super().__init__(*args, **kwargs)
         except OverflowError:  # AnsibleModule's int conversion of an infinite float; the type check names it
             self.params = {}
-            self.fail_json(msg=(input_problems(self.argument_spec, self.raw_params, {}, {}) or [
+            self.fail_json(msg=(input_problems(self.argument_spec, self.raw_params, {}, self.limits) or [
                 refusal("?", "a number is too large", "finite numbers")])[0], changed=False)
         problems = input_problems(self.argument_spec, getattr(self, "raw_params", {}), self.params, self.limits)
         if problems:

@@ -107,6 +107,7 @@ def module_spec(name):
     def capture(self, *args, **kwargs):
         raise _Captured(kwargs)
 
+    kwargs = {}
     with mock.patch.object(validate.StrictModule, "__init__", capture):
         try:
             load_module(name).main()
