@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, record
+from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, LIMITS, record
 from ansible_collections.sre.incident.plugins.module_utils.incident_store import IncidentStoreError
+from ansible_collections.sre.incident.plugins.module_utils.validate import input_problems
 
 
 class ActionModule(ActionBase):
@@ -25,6 +26,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        problems = input_problems(ARGUMENT_SPEC, self._task.args, params, LIMITS)  # as the module's StrictModule does
+        if problems:
+            raise AnsibleActionFail(problems[0])
         try:
             result.update(record(params, self._task.check_mode))
         except IncidentStoreError as exc:

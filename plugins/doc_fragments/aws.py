@@ -11,11 +11,13 @@ options:
   region:
     description:
       - AWS region, for example C(us-east-1). Falls back to E(AWS_REGION) / E(AWS_DEFAULT_REGION).
+      - Must look like a region (letters, hyphens, a number); anything else is refused before any call.
     type: str
     aliases: [aws_region]
   endpoint_url:
     description:
       - Alternative AWS API endpoint, for example the lab's emulator. Falls back to E(AWS_ENDPOINT_URL).
+      - An C(http://) or C(https://) URL with a host.
     type: str
     aliases: [aws_endpoint_url]
   access_key:
@@ -40,17 +42,17 @@ options:
     aliases: [aws_profile]
   connect_timeout:
     description:
-      - Seconds to wait for a TCP connection to the AWS endpoint.
+      - Seconds to wait for a TCP connection to the AWS endpoint; more than 0 and at most 300.
     type: float
     default: 5
   read_timeout:
     description:
-      - Seconds to wait for an AWS API answer.
+      - Seconds to wait for an AWS API answer; more than 0 and at most 900.
     type: float
     default: 20
   max_attempts:
     description:
-      - Attempts per API call in botocore's standard retry mode (throttling and 5xx are retried).
+      - Attempts per API call in botocore's standard retry mode (throttling and 5xx are retried); from 1 to 10.
     type: int
     default: 4
 requirements:

@@ -28,7 +28,7 @@ options:
     default: datadoghq.com
   request_timeout:
     description:
-      - Seconds allowed for each Datadog API request.
+      - Seconds allowed for each Datadog API request; more than 0 and at most 300.
     type: float
     default: 10
 requirements:

@@ -9,11 +9,11 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:
   cluster:
-    description: ECS cluster name or ARN.
+    description: ECS cluster name (letters, digits, - and _; at most 255) or ARN.
     type: str
     required: true
   service:
-    description: ECS service name.
+    description: ECS service name (letters, digits, - and _; at most 255) or ARN.
     type: str
     required: true
 """

@@ -22,7 +22,7 @@ options:
     default: https://events.pagerduty.com
   timeout:
     description:
-      - Seconds allowed for the request (connect and read). It is not retried.
+      - Seconds allowed for the request (connect and read). It is not retried. More than 0 and at most 900.
     type: float
     default: 10
   validate_certs:

@@ -12,12 +12,14 @@ options:
     description:
       - libpq connection string or URI, for example C(postgresql://sre_automation@db.example.com:5432/sample).
       - Discrete options (O(host), O(user), ...) override what it says. Never logged (it may hold the password).
+      - One psycopg cannot read, or a URI of another scheme, is refused before connecting (the message never
+        repeats it).
     type: str
   host:
     description: Server host name or address.
     type: str
   port:
-    description: Server port.
+    description: Server port (1 to 65535).
     type: int
     default: 5432
   database:
@@ -36,15 +38,17 @@ options:
     default: prefer
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
   connect_timeout:
-    description: Seconds allowed to connect.
+    description: Seconds allowed to connect; more than 0 and at most 300.
     type: int
     default: 5
   statement_timeout:
-    description: Seconds any statement of the module may run.
+    description: Seconds any statement of the module may run; more than 0 and at most 3600.
     type: int
     default: 10
   application_name:
-    description: application_name of the module's own session (so it is easy to spot, and never terminated by itself).
+    description:
+      - application_name of the module's own session (so it is easy to spot, and never terminated by itself); at
+        most 63 characters.
     type: str
     default: sre.incident
 requirements:

@@ -12,6 +12,8 @@ options:
     description:
       - Redis URL, for example C(redis://:secret@cache.example.com:6379/0) or C(rediss://...) for TLS.
       - Mutually exclusive with O(host). Never logged (it may hold the password).
+      - A C(redis://), C(rediss://) or C(unix://) URL with a host and a port from 1 to 65535; anything else is
+        refused before connecting.
     type: str
   host:
     description:
@@ -19,7 +21,7 @@ options:
     type: str
   port:
     description:
-      - Redis port.
+      - Redis port (1 to 65535).
     type: int
     default: 6379
   username:
@@ -32,7 +34,7 @@ options:
     type: str
   db:
     description:
-      - Database number.
+      - Database number, from 0 to 15.
     type: int
     default: 0
   tls:
@@ -51,7 +53,7 @@ options:
     default: true
   connect_timeout:
     description:
-      - Seconds allowed for connecting and for each command.
+      - Seconds allowed for connecting and for each command; more than 0 and at most 300.
     type: float
     default: 2
 requirements:

@@ -22,7 +22,7 @@ options:
   timeout:
     description:
       - Seconds allowed for each Slack API request (connect and read). Requests are not retried, so a message
-        is never posted twice.
+        is never posted twice. More than 0 and at most 900.
     type: float
     default: 10
 requirements:

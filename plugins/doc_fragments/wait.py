@@ -15,12 +15,13 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait before giving up. On timeout the module fails with what it saw last.
+      - Seconds to wait before giving up. On timeout the module fails with what it saw last. More than 0 and at
+        most 3600.
     type: int
     default: 600
   wait_interval:
     description:
-      - Seconds between two status polls.
+      - Seconds between two status polls; more than 0 and at most 300.
     type: float
     default: 5
 """

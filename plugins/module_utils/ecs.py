@@ -9,8 +9,11 @@ import copy
 
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call
 from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, wait_for
+from ansible_collections.sre.incident.plugins.module_utils.validate import ECS_NAME
 
 BACKEND = "ECS"
+# The limits of the cluster and service options (module_utils/validate.py).
+ECS_LIMITS = dict(cluster=ECS_NAME, service=ECS_NAME)
 
 # Fields of DescribeTaskDefinition's answer that RegisterTaskDefinition accepts back.
 REGISTER_FIELDS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible_collections.sre.incident.plugins.module_utils.validate import input_problems
 
 COLLECTION = "sre.incident"
 
@@ -108,13 +109,19 @@ class StepModule:
 
     def __init__(self, name, spec, args, check_mode):
         validator = ArgumentSpecValidator(spec["argument_spec"], **{rule: spec[rule] for rule in _RULES if spec.get(rule)})
-        validation = validator.validate(args)
+        try:
+            validation = validator.validate(args)
+        except OverflowError:  # ansible's int conversion of an infinite float; input_problems names the option
+            validation = None
         # Secrets (no_log options) are known even when validation fails, so they can be masked either way.
-        self.no_log_values = set(validation._no_log_values)  # pylint: disable=protected-access
+        self.no_log_values = set(validation._no_log_values) if validation else set()  # pylint: disable=protected-access
         # A copy: the spec's default lists and dicts would otherwise be shared by every step that uses them.
-        self.params = copy.deepcopy(validation.validated_parameters)
+        self.params = copy.deepcopy(validation.validated_parameters) if validation else {}
         self.check_mode = check_mode
-        self._errors = ["%s: %s" % (name, message) for message in validation.error_messages]
+        self._errors = ["%s: %s" % (name, message) for message in validation.error_messages] if validation else []
+        if not self._errors:  # the same strict inputs as the module itself (StrictModule)
+            self._errors = ["%s: %s" % (name, message)
+                            for message in input_problems(spec["argument_spec"], args, self.params, spec.get("limits") or {})][:1]
 
     def check_arguments(self):
         if self._errors:

@@ -12,6 +12,7 @@ import time
 
 from ansible_collections.sre.incident.plugins.module_utils import incident_store as store_utils
 from ansible_collections.sre.incident.plugins.module_utils.incident_store import IncidentStoreError
+from ansible_collections.sre.incident.plugins.module_utils.validate import Text, Time
 
 UPDATE_KEYS = ("incident_type", "status", "severity", "severity_only_up", "severity_reason", "detected_at", "fields", "append",
                "set_once", "resolved")
@@ -102,6 +103,10 @@ ARGUMENT_SPEC = dict(
     resolved=dict(type="bool", default=False),
     lock_timeout=dict(type="float", default=store_utils.DEFAULT_LOCK_TIMEOUT),
 )
+# Bounds beyond the types (module_utils/validate.py); lock_timeout has the shared one.
+LIMITS = dict(store=Text(None, "a directory path of at most 4096 characters", max_length=4096),
+              incident_id=Text(r"[A-Za-z0-9._-]{1,255}", "letters, digits and ._- (at most 255)", max_length=255),
+              detected_at=Time())
 
 
 def record(params, check_mode):

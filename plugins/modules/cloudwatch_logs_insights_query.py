@@ -21,29 +21,30 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   log_group:
-    description: Log group to query.
+    description: Log group to query (letters, digits and _./#-; at most 512).
     type: str
     required: true
   query:
-    description: Logs Insights query string.
+    description: Logs Insights query string (at most 10000 characters).
     type: str
     required: true
   since:
-    description: Query the last this long, in seconds or with a unit (C(15m)).
+    description: Query the last this long, in seconds or with a unit (C(15m)); more than 0 and at most 14 days.
     type: raw
     default: 15m
   limit:
-    description: Most rows to return (the query's own C(limit) applies too).
+    description: Most rows to return, 1 to 10000 (the query's own C(limit) applies too).
     type: int
     default: 1000
   timeout:
-    description: Seconds to wait for the query to complete.
+    description: Seconds to wait for the query to complete; more than 0 and at most 900.
     type: float
     default: 60
   poll_interval:
-    description: Seconds between two GetQueryResults calls.
+    description: Seconds between two GetQueryResults calls; more than 0 and at most 60.
     type: float
     default: 1
 """
@@ -82,12 +83,12 @@ query_id:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_insights_query as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

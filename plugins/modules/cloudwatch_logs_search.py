@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   log_group:
     description: Log group name, for example C(/aws/ecs/sample-service-prod).
@@ -29,18 +30,19 @@ options:
     type: str
     default: ""
   since:
-    description: How far back to search, in seconds or with a unit (C(10m), C(1h)).
+    description: How far back to search, in seconds or with a unit (C(10m), C(1h)); more than 0 and at most 14 days.
     type: raw
     default: 10m
   since_epoch:
     description:
-      - Search from this Unix time (seconds) instead of O(since), for example the moment a fix was applied.
+      - Search from this Unix time (seconds) instead of O(since), for example the moment a fix was applied; from 0
+        to 4102444800 (2100).
     type: float
   log_stream_prefix:
-    description: Only search streams whose name starts with this prefix.
+    description: Only search streams whose name starts with this prefix (at most 512 characters).
     type: str
   limit:
-    description: Most events to return (the count of matches is capped at the same number).
+    description: Most events to return, 1 to 10000 (the count of matches is capped at the same number).
     type: int
     default: 100
 """
@@ -79,12 +81,12 @@ window:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_search as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.datadog
+  - sre.incident.strict_inputs
 options:
   title:
     description: Event title (at most 100 characters).
@@ -88,12 +89,12 @@ request:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.datadog import (
     api_client,
     datadog_argument_spec,
     describe_error,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import Each, StrictModule, Text
 
 LIMITS = {"title": 100, "text": 4000, "aggregation_key": 100}
 
@@ -118,7 +119,7 @@ def api_errors(exc):
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=datadog_argument_spec(
             title=dict(type="str", required=True),
             text=dict(type="str", required=True),
@@ -128,6 +129,7 @@ def main():
             source_type_name=dict(type="str"),
         ),
         supports_check_mode=True,
+        limits=dict(tags=Each(Text(None, "text of at most 200 characters", max_length=200), max_items=100)),
     )
     params = module.params
     if not params["title"].strip():

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.datadog
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   query:
     description:
@@ -30,9 +31,10 @@ options:
     description:
       - 'Several queries by name, for example C({"cpu": "avg:aws.elasticache.cpuutilization{*}"}).'
       - Results are returned under RV(by_name) by the same names. Threshold options apply only to O(query).
+      - At most 500, each at most 8000 characters.
     type: dict
   window:
-    description: How far back to look, in seconds or with a unit (C(90s), C(5m), C(1h)).
+    description: How far back to look, in seconds or with a unit (C(90s), C(5m), C(1h)); more than 0 and at most 1 day.
     type: raw
     default: 5m
   threshold:
@@ -51,7 +53,7 @@ options:
   batch_size:
     description:
       - How many of O(queries) share one request. A batch that fails is asked again one query at a time, so the
-        error names the query at fault.
+        error names the query at fault. From 1 to 50.
     type: int
     default: 10
 """
@@ -124,12 +126,12 @@ window_seconds:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import datadog_metric_query as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

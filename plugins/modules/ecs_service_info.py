@@ -23,23 +23,24 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   revisions:
-    description: How many of the task family's newest revisions to list.
+    description: How many of the task family's newest revisions to list (1 to 100).
     type: int
     default: 5
   stopped_tasks:
-    description: How many of the newest stopped tasks to return in RV(stopped_tasks).
+    description: How many of the newest stopped tasks to return in RV(stopped_tasks) (0 to 100).
     type: int
     default: 10
   scan_stopped:
     description:
       - How many stopped tasks (newest first; ECS keeps them about an hour) to examine for the OOM verdict, so that a
-        crash loop's many stops do not hide older OOM kills.
+        crash loop's many stops do not hide older OOM kills. From 0 to 1000.
     type: int
     default: 300
   events:
-    description: How many of the newest service events to return.
+    description: How many of the newest service events to return (0 to 100).
     type: int
     default: 10
 """
@@ -101,12 +102,12 @@ history:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import ecs_service_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.ecs_service
   - sre.incident.wait
+  - sre.incident.strict_inputs
 attributes:
   check_mode:
     support: full
@@ -54,24 +55,26 @@ waited:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.aws import client, fail
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
+    ECS_LIMITS,
     describe_service,
     ecs_service_argument_spec,
     start_deployment,
     wait_for_deployment,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=ecs_service_argument_spec(
             **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
+        limits=ECS_LIMITS,
     )
     params = module.params
     api = client(module, "ecs")

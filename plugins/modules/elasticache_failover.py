@@ -21,19 +21,23 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   replication_group_id:
-    description: Replication group id.
+    description: Replication group id (a letter, then letters, digits and single hyphens; at most 50).
     type: str
     required: true
   node_group_id:
-    description: Node group (shard) to fail over; C(0001) for a cluster-mode-disabled group.
+    description:
+      - Node group (shard) to fail over; C(0001) for a cluster-mode-disabled group. Four digits - quote it in YAML
+        (C(0001) unquoted is the number 1, which is refused).
     type: str
     default: "0001"
   only_if_primary:
     description:
       - Cache cluster id that is believed to be the failing primary. When another member is already primary,
-        nothing is done (C(changed=false)).
+        nothing is done (C(changed=false)). An empty string is refused, as is any value that is not an
+        ElastiCache id.
     type: str
 attributes:
   check_mode:
@@ -74,7 +78,6 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC, WaitTimeout, wait_for
 from ansible_collections.sre.incident.plugins.module_utils.elasticache import (
@@ -83,10 +86,11 @@ from ansible_collections.sre.incident.plugins.module_utils.elasticache import (
     node_group,
     primary_member,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import ELASTICACHE_ID, NODE_ID, StrictModule
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=aws_argument_spec(
             replication_group_id=dict(type="str", required=True),
             node_group_id=dict(type="str", default="0001"),
@@ -94,6 +98,7 @@ def main():
             **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
+        limits=dict(replication_group_id=ELASTICACHE_ID, node_group_id=NODE_ID, only_if_primary=ELASTICACHE_ID),
     )
     params = module.params
     group_id, shard_id = params["replication_group_id"], params["node_group_id"]
@@ -109,7 +114,7 @@ def main():
     replicas = [m["cache_cluster_id"] for m in shard["members"] if m["current_role"] != "primary"]
     result = dict(changed=False, previous_primary=primary, new_primary=primary)
 
-    if params["only_if_primary"] and primary != params["only_if_primary"]:
+    if params["only_if_primary"] is not None and primary != params["only_if_primary"]:
         module.exit_json(msg="%s is no longer the primary of %s (now %s); nothing to fail over" % (
             params["only_if_primary"], group_id, primary), **result)
     refusal = None

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   replication_group_id:
     description:
@@ -92,12 +93,12 @@ members:
   sample: [{"name": "sample-service-redis-prod-002", "role": "replica", "host": "10.0.2.10", "port": 6379, "status": "available"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import elasticache_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,14 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
+  - sre.incident.strict_inputs
 options:
   cache_cluster_id:
     description: Cache cluster to reboot, for example C(sample-service-redis-prod-001).
     type: str
     required: true
   cache_node_ids:
-    description: Node ids to reboot; all nodes of the cluster when empty.
+    description: Node ids to reboot (four digits each, at most 40); all nodes of the cluster when empty.
     type: list
     elements: str
     default: []
@@ -66,14 +67,14 @@ waited:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
 from ansible_collections.sre.incident.plugins.module_utils.common import WAIT_ARGUMENT_SPEC, WaitTimeout, wait_for
 from ansible_collections.sre.incident.plugins.module_utils.elasticache import BACKEND, describe_cache_clusters
+from ansible_collections.sre.incident.plugins.module_utils.validate import ELASTICACHE_ID, NODE_ID, Each, StrictModule
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=aws_argument_spec(
             cache_cluster_id=dict(type="str", required=True),
             cache_node_ids=dict(type="list", elements="str", default=[]),
@@ -81,6 +82,7 @@ def main():
             **WAIT_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
+        limits=dict(cache_cluster_id=ELASTICACHE_ID, cache_node_ids=Each(NODE_ID, max_items=40)),
     )
     params = module.params
     cluster_id = params["cache_cluster_id"]

@@ -19,14 +19,16 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   urls:
     description:
       - 'Endpoints to check, by name, for example C({"stripe": "https://api.stripe.com/v1/health"}).'
+      - At most 50, each an C(http://) or C(https://) URL with a host.
     type: dict
     required: true
   healthy_status:
-    description: Status codes that count as healthy.
+    description: Status codes that count as healthy (1 to 20 codes, each 100 to 599).
     type: list
     elements: int
     default: [200, 204]
@@ -65,12 +67,12 @@ unhealthy:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import http_probe as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ description:
     that is not valid JSON makes the module fail naming the file, and it is never overwritten.
 author:
   - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.strict_inputs
 options:
   store:
     description:
@@ -70,7 +72,7 @@ options:
     type: str
   detected_at:
     description:
-      - When the incident was detected (ISO 8601, epoch seconds, or C(now)). Default - now.
+      - When the incident was detected (ISO 8601, epoch seconds, or C(now)), between 1970 and 2100. Default - now.
       - Used only when the incident is created, or when its record has no C(detected_at); an existing value is never
         replaced.
     type: raw
@@ -105,7 +107,7 @@ options:
     type: bool
     default: false
   lock_timeout:
-    description: Seconds to wait for the store's lock before failing.
+    description: Seconds to wait for the store's lock before failing; more than 0 and at most 600.
     type: float
     default: 10
 attributes:
@@ -302,13 +304,13 @@ changed_fields:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, record
+from ansible_collections.sre.incident.plugins.module_utils.incident_record import ARGUMENT_SPEC, LIMITS, record
 from ansible_collections.sre.incident.plugins.module_utils.incident_store import IncidentStoreError
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = StrictModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, limits=LIMITS)
     try:
         result = record(module.params, module.check_mode)
     except IncidentStoreError as exc:

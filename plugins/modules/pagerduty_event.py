@@ -20,6 +20,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.pagerduty
+  - sre.incident.strict_inputs
 options:
   event_action:
     description: What to do with the alert.
@@ -109,12 +110,12 @@ request:
            "payload": {"summary": "SEV-2 Redis cache down", "source": "sample-service", "severity": "error"}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.pagerduty import (
     check_settings,
     enqueue,
     pagerduty_argument_spec,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 PAYLOAD_OPTIONS = ("summary", "source", "severity", "component", "group", "event_class", "custom_details")
 
@@ -134,7 +135,7 @@ def build_event(params):
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=pagerduty_argument_spec(
             event_action=dict(type="str", choices=["trigger", "acknowledge", "resolve"], default="trigger"),
             dedup_key=dict(type="str", no_log=False),

@@ -22,26 +22,27 @@ author:
 extends_documentation_fragment:
   - sre.incident.postgres
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   long_running_limit:
-    description: How many of the longest-running non-idle queries to return.
+    description: How many of the longest-running non-idle queries to return (1 to 1000).
     type: int
     default: 10
   idle_longer_than:
     description:
       - Report idle and idle-in-transaction sessions whose state has not changed for longer than this.
-      - Seconds, or a duration such as C(10m).
+      - Seconds, or a duration such as C(10m); from 0 to 7 days.
     type: raw
     default: 600
   running_longer_than:
     description:
       - Report every non-idle session whose current query started longer ago than this (the runbook's
         "queries running longer than 5 minutes"), in RV(running_over).
-      - Seconds, or a duration such as C(5m).
+      - Seconds, or a duration such as C(5m); from 0 to 7 days.
     type: raw
     default: 300
   query_max_length:
-    description: Query texts are cut to this many characters.
+    description: Query texts are cut to this many characters (10 to 10000).
     type: int
     default: 200
 """
@@ -119,12 +120,12 @@ privileges:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import postgres_activity_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

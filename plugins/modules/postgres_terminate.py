@@ -12,25 +12,38 @@ version_added: 0.1.0
 description:
   - The runbook's "Kill idle connections older than 10 minutes" and "Kill queries running longer than 5 minutes"
     (C(pg_terminate_backend)) as one guarded verb.
-  - A session is ended only when it matches every filter given, and never when it is this module's own session, a
-    superuser's, a replication/walsender or background worker (anything but a client backend), or one of
-    O(protected_applications).
+  - A session is ended only when it matches every filter given, and never - whatever O(states) or the filters
+    say - when it is this module's own session, a superuser's, a replication/walsender, background worker or any
+    other backend that is not a client backend, or one of O(protected_applications).
+  - Also protected by default, unless widened on purpose - another session of the role the module connects as
+    (another run of the automation; O(end_own_role_sessions)), and a backup or restore tool's session
+    (application_name starting with pg_dump, pg_dumpall, pg_restore, pg_basebackup, pg_receivewal,
+    pg_recvlogical, pg_rewind, pg_upgrade, pgbackrest, barman, wal-g or wal-e, in any case;
+    O(end_backup_sessions)).
   - When more sessions match than O(max_terminate), nothing is ended and the module fails saying how many matched.
   - Check mode lists exactly the pids it would end (C(changed=true) when there are any) and ends none.
 author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.postgres
+  - sre.incident.strict_inputs
 options:
   states:
-    description: Only sessions in one of these states, for example C([idle]) or C([active, idle in transaction]).
+    description:
+      - Only sessions in one of these states, for example C([idle]) or C([active, idle in transaction]) - the
+        states of pg_stat_activity (active, idle, idle in transaction, idle in transaction (aborted), fastpath
+        function call, disabled).
     type: list
     elements: str
   idle_longer_than:
-    description: Only sessions whose state has not changed for longer than this (seconds, or a duration such as C(10m)).
+    description:
+      - Only sessions whose state has not changed for longer than this (seconds, or a duration such as C(10m));
+        from 0 to 7 days.
     type: raw
   running_longer_than:
-    description: Only non-idle sessions whose current query started longer ago than this (seconds, or a duration such as C(5m)).
+    description:
+      - Only non-idle sessions whose current query started longer ago than this (seconds, or a duration such as
+        C(5m)); from 0 to 7 days.
     type: raw
   applications:
     description: Only sessions of these application_names.
@@ -50,9 +63,19 @@ options:
     elements: str
     default: []
   max_terminate:
-    description: Most sessions ended in one run; more matches make the module refuse and end none.
+    description: Most sessions ended in one run (1 to 200); more matches make the module refuse and end none.
     type: int
     default: 10
+  end_own_role_sessions:
+    description:
+      - Also end other sessions of the role the module connects as (by default they are spared - another run of
+        the automation, or a tool sharing its role). Its own session is never ended.
+    type: bool
+    default: false
+  end_backup_sessions:
+    description: Also end sessions of backup and restore tools (see the description); by default they are spared.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -101,18 +124,26 @@ spared:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import re
+
 from ansible_collections.sre.incident.plugins.module_utils.common import module_duration
 from ansible_collections.sre.incident.plugins.module_utils.postgres import connect, postgres_argument_spec, query
+from ansible_collections.sre.incident.plugins.module_utils.validate import NAME63, Each, Seconds, StrictModule, Text, Whole
 
 SESSIONS = """
 SELECT a.pid, a.backend_start, a.usename AS user, a.application_name AS application, a.datname AS database,
        coalesce(a.state, 'unknown') AS state, a.backend_type,
        round(extract(epoch FROM now() - a.state_change)::numeric, 1)::float AS state_seconds,
        round(extract(epoch FROM now() - a.query_start)::numeric, 1)::float AS query_seconds,
-       coalesce(r.rolsuper, false) AS superuser, a.pid = pg_backend_pid() AS own
+       coalesce(r.rolsuper, false) AS superuser, a.pid = pg_backend_pid() AS own,
+       a.usename IS NOT DISTINCT FROM current_user AS own_role
 FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
 """
+
+# application_name prefixes of backup/restore tools, whose sessions are spared unless end_backup_sessions.
+BACKUP_TOOLS = ("pg_dump", "pg_dumpall", "pg_restore", "pg_basebackup", "pg_receivewal", "pg_recvlogical", "pg_rewind",
+                "pg_upgrade", "pgbackrest", "barman", "wal-g", "wal-e")
+STATES = ("active", "idle", "idle in transaction", "idle in transaction (aborted)", "fastpath function call", "disabled")
 
 CAN_SIGNAL = ("SELECT r.rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS ok, current_user AS role "
               "FROM pg_roles r WHERE r.rolname = current_user")
@@ -151,13 +182,18 @@ def guardrail(row, params):
         return "not a client backend (%s)" % row["backend_type"]
     if row["superuser"]:
         return "superuser session (%s)" % row["user"]
+    if row["own_role"] and not params["end_own_role_sessions"]:
+        return "another session of the automation's own role %s" % row["user"]
+    if (row["application"] or "").lower().startswith(BACKUP_TOOLS) and not params["end_backup_sessions"]:
+        return "backup tool %s" % row["application"]
     if row["application"] in params["protected_applications"]:
         return "protected application %s" % row["application"]
     return None
 
 
 def main():
-    module = AnsibleModule(
+    names = Each(NAME63, max_items=100)
+    module = StrictModule(
         argument_spec=postgres_argument_spec(
             states=dict(type="list", elements="str"),
             idle_longer_than=dict(type="raw"),
@@ -167,8 +203,14 @@ def main():
             databases=dict(type="list", elements="str"),
             protected_applications=dict(type="list", elements="str", default=[]),
             max_terminate=dict(type="int", default=10),
+            end_own_role_sessions=dict(type="bool", default=False),
+            end_backup_sessions=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
+        limits=dict(states=Each(Text("|".join(re.escape(state) for state in STATES), ", ".join(STATES)), max_items=6),
+                    idle_longer_than=Seconds(7 * 86400, zero_ok=True), running_longer_than=Seconds(7 * 86400, zero_ok=True),
+                    applications=names, users=names, databases=names, protected_applications=names,
+                    max_terminate=Whole(1, 200)),
     )
     params = module.params
     filters = ("states", "idle_longer_than", "running_longer_than", "applications", "users", "databases")
@@ -177,8 +219,6 @@ def main():
     for name in ("idle_longer_than", "running_longer_than"):
         if params[name] is not None:
             params[name] = module_duration(module, name)
-    if params["max_terminate"] < 1:
-        module.fail_json(msg="option max_terminate: must be at least 1")
 
     with connect(module) as connection:
         signal = query(module, connection, CAN_SIGNAL)[0]

@@ -23,10 +23,11 @@ author:
 extends_documentation_fragment:
   - sre.incident.redis
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   also_probe:
     description:
-      - Further endpoints to probe with the same credentials and TLS settings.
+      - Further endpoints to probe with the same credentials and TLS settings (at most 20; ports 1 to 65535).
     type: list
     elements: dict
     default: []
@@ -130,12 +131,12 @@ also_probed:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import redis_probe as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

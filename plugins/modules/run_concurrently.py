@@ -28,9 +28,11 @@ description:
   - Meant for reads.
 author:
   - sre.incident maintainers (@sre-incident)
+extends_documentation_fragment:
+  - sre.incident.strict_inputs
 options:
   steps:
-    description: The steps to run.
+    description: The steps to run (1 to 50; ids letters, digits and _.-).
     type: list
     elements: dict
     required: true
@@ -55,13 +57,14 @@ options:
         type: dict
         default: {}
   max_workers:
-    description: Most steps running at the same time.
+    description: Most steps running at the same time (1 to 32).
     type: int
     default: 8
   processes:
     description:
       - Most module processes the collection's read steps are shared out over, when they run in module processes
         (see the description); the steps of one client library stay together, so each process loads only its own.
+        From 1 to 8.
     type: int
     default: 2
   known_results:
@@ -146,11 +149,17 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, run_steps, short_name
+from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Fields, StrictModule, Text, Whole
+
+STEP_ID = Text(r"[A-Za-z0-9_.-]{1,100}", "letters, digits and _.- (at most 100)", max_length=100)
+LIMITS = dict(steps=Each(Fields(id=STEP_ID, name=Text(None, "text of at most 255 characters", max_length=255),
+                                module=Text(r"[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+", "a fully qualified module name", max_length=255)),
+                         max_items=50, min_items=1),
+              max_workers=Whole(1, 32), processes=Whole(1, 8), read_ahead=Each(STEP_ID, max_items=50))
 
 
-class StepsModule(AnsibleModule):
+class StepsModule(StrictModule):
     def _log_invocation(self):
         """Logs which steps ran, not their arguments: which of those are secret only each step's own spec says."""
         self.log("Invoked with steps: %s" % ", ".join("%s=%s" % (step["id"], step["module"]) for step in self.params["steps"]))
@@ -172,6 +181,7 @@ def main():
             continue_on_failure=dict(type="bool", default=False),  # used by the action plugin, which decides the task's failure
         ),
         supports_check_mode=True,
+        limits=LIMITS,
     )
     known = module.params["known_results"]
     steps = [step for step in module.params["steps"] if step["id"] not in known]

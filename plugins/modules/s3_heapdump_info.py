@@ -19,9 +19,10 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   bucket:
-    description: Bucket name.
+    description: Bucket name (3-63 lowercase letters, digits, . and -).
     type: str
     required: true
   prefix:
@@ -29,11 +30,11 @@ options:
     type: str
     default: ""
   limit:
-    description: Most objects to return (the newest).
+    description: Most objects to return (the newest), 1 to 1000.
     type: int
     default: 20
   recent:
-    description: Window for RV(recent_count), in seconds or with a unit (C(1h)).
+    description: Window for RV(recent_count), in seconds or with a unit (C(1h)); more than 0 and at most 30 days.
     type: raw
     default: 1h
 """
@@ -62,12 +63,12 @@ recent_count:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import s3_heapdump_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

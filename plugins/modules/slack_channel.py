@@ -20,6 +20,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.slack
+  - sre.incident.strict_inputs
 options:
   name:
     description:
@@ -96,19 +97,19 @@ requests:
 
 import html
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.slack import (
     Slack,
     channel_name,
     channel_summary,
     slack_argument_spec,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 TOPIC_MAX = 250
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=slack_argument_spec(
             name=dict(type="str", required=True),
             topic=dict(type="str"),

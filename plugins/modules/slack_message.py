@@ -18,6 +18,7 @@ author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
   - sre.incident.slack
+  - sre.incident.strict_inputs
 options:
   channel:
     description:
@@ -115,13 +116,13 @@ request:
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.slack import (
     CHANNEL_ID,
     Slack,
     channel_name,
     slack_argument_spec,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Fields, StrictModule, Text
 
 SPECIAL = {"here": "<!here>", "channel": "<!channel>", "everyone": "<!everyone>"}
 
@@ -139,7 +140,7 @@ def mention_text(handle):
 
 
 def main():
-    module = AnsibleModule(
+    module = StrictModule(
         argument_spec=slack_argument_spec(
             channel=dict(type="str", required=True),
             text=dict(type="str", required=True),
@@ -148,6 +149,7 @@ def main():
             mention=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
+        limits=dict(blocks=Each(Fields(), max_items=50), thread_ts=Text(r"\d{1,12}\.\d{1,9}", "a Slack message ts such as 1700000000.000100", max_length=24)),
     )
     params = module.params
     if not params["text"].strip():

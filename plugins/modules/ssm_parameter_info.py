@@ -18,9 +18,10 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
+  - sre.incident.strict_inputs
 options:
   names:
-    description: Parameter names (at most 10 per call are read together).
+    description: Parameter names, 1 to 50 (at most 10 per call are read together).
     type: list
     elements: str
     required: true
@@ -47,12 +48,12 @@ missing:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.incident.plugins.module_utils.steps import ssm_parameter_info as step
+from ansible_collections.sre.incident.plugins.module_utils.validate import StrictModule
 
 
 def main():
-    step.run(AnsibleModule(**step.SPEC))
+    step.run(StrictModule(**step.SPEC))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ UNREACHABLE = [
     ("ecs_service_rollback", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),
     ("ecs_service_scale", dict(AWS, cluster="c", service="s", desired_count=2, max_desired_count=4), "ECS DescribeServices: cannot reach"),
     ("cloudwatch_logs_insights_query", dict(AWS, log_group="g", query="fields @message"), "CloudWatch Logs Insights StartQuery: cannot reach"),
-    ("s3_heapdump_info", dict(AWS, bucket="b"), "S3 ListObjectsV2: cannot reach"),
+    ("s3_heapdump_info", dict(AWS, bucket="bucket-b"), "S3 ListObjectsV2: cannot reach"),
     ("ssm_parameter_info", dict(AWS, names=["/f"]), "SSM GetParameters: cannot reach"),
     ("ssm_parameter_set", dict(AWS, name="/f", value="off"), "SSM GetParameter: cannot reach"),
     ("http_probe", {"urls": {"dep": "http://127.0.0.1:9/health"}, "require_healthy": True, "timeout": 1}, "HTTP: not healthy: dep"),

@@ -109,7 +109,8 @@ def test_terminate_refuses_above_the_cap_and_ends_none(healed_lab, sessions):
 
 def test_terminate_without_pg_signal_backend_fails_clearly(healed_lab, sessions):
     before = activity(healed_lab)
-    args = {"dsn": "{{ secret }}", "states": ["idle"], "applications": ["pg_dump"]}
+    # Its own role's sessions are spared unless asked (the app role is the only one it could signal here).
+    args = {"dsn": "{{ secret }}", "states": ["idle"], "applications": ["sample-worker"], "end_own_role_sessions": True}
     result, text = adhoc("postgres_terminate", args, secret=healed_lab["postgres"]["app_dsn"])
     assert result.returncode != 0
     assert "role sample_app may not end other sessions: grant it pg_signal_backend" in text

@@ -11,6 +11,7 @@ import time
 
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
 from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, module_duration, wait_for
+from ansible_collections.sre.incident.plugins.module_utils.validate import LOG_GROUP, Seconds, Text, Whole
 
 BACKEND = "CloudWatch Logs Insights"
 DONE = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
@@ -25,6 +26,7 @@ SPEC = dict(
         poll_interval=dict(type="float", default=1),
     ),
     supports_check_mode=True,
+    limits=dict(log_group=LOG_GROUP, query=Text(None, "text of at most 10000 characters", max_length=10000), since=Seconds(14 * 86400), limit=Whole(1, 10000)),
 )
 
 

@@ -11,6 +11,7 @@ import time
 
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, client, fail, is_not_found
 from ansible_collections.sre.incident.plugins.module_utils.common import module_duration, utc_iso
+from ansible_collections.sre.incident.plugins.module_utils.validate import EPOCH, LOG_GROUP, Seconds, Text, Whole
 
 BACKEND = "CloudWatch Logs"
 
@@ -24,6 +25,9 @@ SPEC = dict(
         limit=dict(type="int", default=100),
     ),
     supports_check_mode=True,
+    limits=dict(log_group=LOG_GROUP, filter_pattern=Text(None, "text of at most 1024 characters", empty_ok=True),
+                since=Seconds(14 * 86400), log_stream_prefix=Text(None, "text of at most 512 characters", max_length=512),
+                limit=Whole(1, 10000), since_epoch=EPOCH),
 )
 
 

@@ -16,7 +16,9 @@ from ansible_collections.sre.incident.plugins.module_utils.datadog import (
     datadog_argument_spec,
     describe_error,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import Mapping, Seconds, Text, Whole
 
+QUERY = Text(None, "a metric query of at most 8000 characters", max_length=8000)
 SPEC = dict(
     argument_spec=datadog_argument_spec(
         query=dict(type="str"),
@@ -30,6 +32,8 @@ SPEC = dict(
     mutually_exclusive=[("query", "queries")],
     required_one_of=[("query", "queries")],
     supports_check_mode=True,
+    limits=dict(query=QUERY, queries=Mapping(Text(None, "a name of at most 300 characters", max_length=300), QUERY, max_items=500),
+                window=Seconds(86400), batch_size=Whole(1, 50)),
 )
 
 

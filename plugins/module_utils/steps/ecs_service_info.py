@@ -13,12 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.sre.incident.plugins.module_utils.aws import client, describe_error
 from ansible_collections.sre.incident.plugins.module_utils.ecs import (
     BACKEND,
+    ECS_LIMITS,
     describe_service,
     ecs_service_argument_spec,
     revision_of,
     short_deployments,
     stable_history,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import Whole
 
 OOM_EXIT_CODE = 137
 
@@ -30,6 +32,7 @@ SPEC = dict(
         events=dict(type="int", default=10),
     ),
     supports_check_mode=True,
+    limits=dict(ECS_LIMITS, revisions=Whole(1, 100), stopped_tasks=Whole(0, 100), scan_stopped=Whole(0, 1000), events=Whole(0, 100)),
 )
 
 

@@ -12,6 +12,7 @@ from ansible_collections.sre.incident.plugins.module_utils.elasticache import (
     describe_cache_clusters,
     describe_replication_group,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import ELASTICACHE_ID
 
 SPEC = dict(
     argument_spec=aws_argument_spec(
@@ -20,6 +21,7 @@ SPEC = dict(
     ),
     required_one_of=[("replication_group_id", "cache_cluster_id")],
     supports_check_mode=True,
+    limits=dict(replication_group_id=ELASTICACHE_ID, cache_cluster_id=ELASTICACHE_ID),
 )
 
 

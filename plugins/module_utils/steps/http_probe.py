@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Mapping, Text, Url, Whole
 
 SPEC = dict(
     argument_spec=dict(
@@ -22,6 +23,8 @@ SPEC = dict(
         require_healthy=dict(type="bool", default=False),
     ),
     supports_check_mode=True,
+    limits=dict(urls=Mapping(Text(None, "a name of at most 100 characters", max_length=100), Url(), max_items=50),
+                healthy_status=Each(Whole(100, 599), max_items=20, min_items=1)),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.sre.incident.plugins.module_utils.common import module_duration
 from ansible_collections.sre.incident.plugins.module_utils.postgres import connect, postgres_argument_spec, query
+from ansible_collections.sre.incident.plugins.module_utils.validate import Seconds, Whole
 
 ACTIVITY = """
 SELECT a.pid, a.usename AS user, a.application_name AS application, a.datname AS database,
@@ -41,6 +42,8 @@ SPEC = dict(
         query_max_length=dict(type="int", default=200),
     ),
     supports_check_mode=True,
+    limits=dict(long_running_limit=Whole(1, 1000), idle_longer_than=Seconds(7 * 86400, zero_ok=True),
+                running_longer_than=Seconds(7 * 86400, zero_ok=True), query_max_length=Whole(10, 10000)),
 )
 
 

@@ -17,6 +17,7 @@ from ansible_collections.sre.incident.plugins.module_utils.redis_client import (
     endpoint_of,
     require_redis,
 )
+from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Fields, HOST, Text, Whole
 
 INFO_KEYS = ("role", "connected_clients", "connected_slaves", "master_link_status", "used_memory",
              "used_memory_human", "maxmemory", "evicted_keys", "keyspace_hits", "keyspace_misses",
@@ -35,6 +36,7 @@ SPEC = dict(
         require_pong=dict(type="bool", default=False),
     ),
     supports_check_mode=True,
+    limits=dict(also_probe=Each(Fields(name=Text(None, "a name of at most 255 characters", max_length=255), host=HOST, port=Whole(1, 65535)), max_items=20)),
     mutually_exclusive=[("url", "host")],
     required_one_of=[("url", "host")],
 )

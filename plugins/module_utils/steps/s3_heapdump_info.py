@@ -11,6 +11,7 @@ import datetime
 
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, client, fail, is_not_found
 from ansible_collections.sre.incident.plugins.module_utils.common import module_duration
+from ansible_collections.sre.incident.plugins.module_utils.validate import S3_BUCKET, Seconds, Text, Whole
 
 BACKEND = "S3"
 MAX_KEYS = 10000
@@ -23,6 +24,7 @@ SPEC = dict(
         recent=dict(type="raw", default="1h"),
     ),
     supports_check_mode=True,
+    limits=dict(bucket=S3_BUCKET, prefix=Text(None, "text of at most 1024 characters", empty_ok=True), limit=Whole(1, 1000), recent=Seconds(30 * 86400)),
 )
 
 

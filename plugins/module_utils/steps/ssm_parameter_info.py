@@ -8,12 +8,14 @@ Its logic (SPEC and run(module)); plugins/modules/ssm_parameter_info.py holds th
 from __future__ import annotations
 
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call, client
+from ansible_collections.sre.incident.plugins.module_utils.validate import Each, SSM_NAME
 
 BACKEND = "SSM"
 
 SPEC = dict(
     argument_spec=aws_argument_spec(names=dict(type="list", elements="str", required=True)),
     supports_check_mode=True,
+    limits=dict(names=Each(SSM_NAME, max_items=50, min_items=1)),
 )
 
 
