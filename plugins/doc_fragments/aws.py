@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.doc_fragments.deadline import OPTION as DEADLINE_OPTION
+
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - boto3 >= 1.34
 options:
   region:
     description:
@@ -45,14 +49,14 @@ options:
     default: 5
   read_timeout:
     description:
-      - Seconds to wait for an AWS API answer.
+      - Seconds to wait for an AWS API answer, per attempt. An attempt that times out is not retried - the module
+        fails with C(timed out after N s (read_timeout)) - so a call on a hung API costs this once, not once per
+        attempt.
     type: float
-    default: 20
+    default: 10
   max_attempts:
     description:
-      - Attempts per API call in botocore's standard retry mode (throttling and 5xx are retried).
+      - Attempts per API call in botocore's standard retry mode (throttling, 5xx and refused connections are
+        retried; timeouts are not). No attempt starts after O(deadline).
     type: int
-    default: 4
-requirements:
-  - boto3 >= 1.34
-"""
+    default: 3""" + DEADLINE_OPTION

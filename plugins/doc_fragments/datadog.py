@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.doc_fragments.deadline import OPTION as DEADLINE_OPTION
+
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - datadog-api-client >= 2.20
 options:
   api_key:
     description:
@@ -28,9 +32,7 @@ options:
     default: datadoghq.com
   request_timeout:
     description:
-      - Seconds allowed for each Datadog API request.
+      - Seconds allowed for each Datadog API request, connection included. A request that times out is not
+        retried (throttling, 5xx and one refused connection are).
     type: float
-    default: 10
-requirements:
-  - datadog-api-client >= 2.20
-"""
+    default: 10""" + DEADLINE_OPTION

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.doc_fragments.deadline import OPTION as DEADLINE_OPTION
+
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
@@ -30,4 +32,4 @@ options:
       - Verify the TLS certificate of O(api_url).
     type: bool
     default: true
-"""
+""" + DEADLINE_OPTION

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.doc_fragments.deadline import OPTION as DEADLINE_OPTION
+
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - psycopg >= 3.1
 options:
   dsn:
     description:
@@ -36,17 +40,14 @@ options:
     default: prefer
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
   connect_timeout:
-    description: Seconds allowed to connect.
+    description: Seconds allowed to connect, the handshake included (libpq counts whole seconds, at least 2).
     type: int
     default: 5
   statement_timeout:
-    description: Seconds any statement of the module may run.
+    description: Seconds any statement of the module may run (ended by the server).
     type: int
     default: 10
   application_name:
     description: application_name of the module's own session (so it is easy to spot, and never terminated by itself).
     type: str
-    default: sre.incident
-requirements:
-  - psycopg >= 3.1
-"""
+    default: sre.incident""" + DEADLINE_OPTION

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.doc_fragments.deadline import OPTION as DEADLINE_OPTION
+
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - redis (redis-py) >= 5.0
 options:
   url:
     description:
@@ -53,7 +57,4 @@ options:
     description:
       - Seconds allowed for connecting and for each command.
     type: float
-    default: 2
-requirements:
-  - redis (redis-py) >= 5.0
-"""
+    default: 2""" + DEADLINE_OPTION

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.sre.incident.plugins.doc_fragments.deadline import OPTION as DEADLINE_OPTION
+
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - slack_sdk >= 3.27
 options:
   token:
     description:
@@ -24,7 +28,4 @@ options:
       - Seconds allowed for each Slack API request (connect and read). Requests are not retried, so a message
         is never posted twice.
     type: float
-    default: 10
-requirements:
-  - slack_sdk >= 3.27
-"""
+    default: 10""" + DEADLINE_OPTION
