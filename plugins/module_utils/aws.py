@@ -4,7 +4,8 @@
 """AWS connection and error handling for every sre.incident AWS module, written once.
 
 Clients get explicit connect/read timeouts and botocore's standard retry mode, so throttling is
-retried and nothing hangs; a timed-out attempt is not retried, and every attempt ends by the run's deadline. Errors are matched by code AND HTTP status because emulators and
+retried and nothing hangs; a timed-out attempt is not retried, and every attempt ends by the run's
+deadline. Errors are matched by code AND HTTP status because emulators and
 some AWS front ends answer IAM denials as a bare 403 with an XML body.
 """
 
