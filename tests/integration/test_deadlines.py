@@ -76,6 +76,19 @@ def test_check_ends_within_its_deadline_when_one_backend_hangs(healed_lab, playb
     assert "Traceback" not in text
 
 
+def test_check_stops_at_a_deadline_shorter_than_the_timeouts(healed_lab):
+    """AWS's own read timeout is 10 s; a 6 s deadline cuts every read and the run says where it stopped."""
+    deadline = 6
+    with hanging_port() as port:
+        result, seconds = run_playbook("redis_down.yml", "--check", "-e", "incident_deadline=%d" % deadline,
+                                       "-e", "aws_endpoint_url=http://127.0.0.1:%d" % port, timeout=120)
+    text = output(result)
+    assert result.returncode != 0
+    assert seconds < deadline + ENGINE_MARGIN, (seconds, text[-3000:])
+    assert 'deadline of %d s passed at step "' % deadline in text and "cut to the run's deadline" in text, text[-3000:]
+    assert "Traceback" not in text
+
+
 def test_a_run_past_its_deadline_records_why_and_changes_nothing(healed_lab, lab_control):
     """A real run: the incident is opened, the diagnosis's AWS reads hang until the deadline, and the run stops
     there - the record says at which step, ECS is as it was and no fix was made."""
