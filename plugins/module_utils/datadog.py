@@ -124,15 +124,16 @@ def describe_network_error(exc, where):
     if name == "NameResolutionError" or "name or service not known" in lowered or "failed to resolve" in lowered:
         return "%s: DNS lookup failed - check api_url/site and the resolver" % where
     if name == "SSLError" or "ssl" in lowered or "certificate" in lowered:
-        return "%s: TLS handshake failed (%s) - check api_url and the CA bundle" % (where, _first_line(text))
+        return "%s: TLS handshake failed (%s) - check api_url and the CA bundle" % (where, _last_line(text))
     if "refused" in lowered:
         return "%s: cannot reach the API (connection refused) - check api_url/site and the network" % where
     if name in ("NewConnectionError", "ProtocolError", "MaxRetryError") or "max retries exceeded" in lowered:
-        return "%s: cannot reach the API (%s) - check api_url/site and network" % (where, _first_line(text))
+        return "%s: cannot reach the API (%s) - check api_url/site and network" % (where, _last_line(text))
     return None
 
 
-def _first_line(text):
+def _last_line(text):
+    """urllib3 puts the reason last (an SSLError arrives as "SSLError\n<reason>")."""
     return text.splitlines()[-1].strip() if text else ""
 
 

@@ -57,11 +57,16 @@ def conninfo(params):
     if params.get("host") or not base.get("port"):
         overrides["port"] = params.get("port")
     base.update({key: value for key, value in overrides.items() if value is not None})
-    # libpq counts connect_timeout in whole seconds, at least 2; the statement timeout ends a read on the server.
-    base.update(sslmode=params["sslmode"], connect_timeout=max(2, int(bounded(params["connect_timeout"], params))),
+    # The statement timeout is the server's: it cancels a read that runs too long.
+    base.update(sslmode=params["sslmode"], connect_timeout=connect_seconds(params),
                 application_name=params["application_name"],
                 options="-c statement_timeout=%d" % int(bounded(params["statement_timeout"], params) * 1000))
     return make_conninfo(**base)
+
+
+def connect_seconds(params):
+    """connect_timeout cut to the time left before the run's deadline, as libpq counts it (whole seconds, >= 2)."""
+    return max(2, int(bounded(params["connect_timeout"], params)))
 
 
 def endpoint(params):
@@ -71,7 +76,7 @@ def endpoint(params):
     return "%s:%s" % (host, port)
 
 
-def describe_error(exc, params, call="query"):
+def describe_error(exc, params, call="query", timeout=None):
     """One line naming PostgreSQL, host and port, the call (connect or query) and the reason; never the password."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     if params.get("password"):
@@ -80,15 +85,14 @@ def describe_error(exc, params, call="query"):
         secret = conninfo_to_dict(params["dsn"]).get("password")
         if secret:
             text = text.replace(secret, "********")
-    return "PostgreSQL %s %s: %s%s" % (endpoint(params), call, _kind(exc, text, params), text)
+    return "PostgreSQL %s %s: %s%s" % (endpoint(params), call, _kind(exc, text, timeout or connect_seconds(params)), text)
 
 
-def _kind(exc, text, params):
+def _kind(exc, text, connect_timeout):
     """'timed out ... - ' / 'connection refused - ' / ... ahead of libpq's own words; '' when they say it all."""
     lowered = text.lower()
     if type(exc).__name__ == "ConnectionTimeout" or "timeout expired" in lowered:
-        return "timed out after %d s (connect_timeout) - the server is slow or unreachable: " % max(2, int(bounded(
-            params["connect_timeout"], params)))
+        return "timed out after %d s (connect_timeout) - the server is slow or unreachable: " % connect_timeout
     if "statement timeout" in lowered:
         return "timed out (statement_timeout) - the query ran too long or the server is overloaded: "
     if "refused" in lowered:
@@ -108,10 +112,11 @@ def connect(module):
     if not params.get("dsn") and not params.get("host"):
         module.fail_json(msg="PostgreSQL: set dsn or host")
     check_deadline(module, "PostgreSQL %s" % endpoint(params))
+    timeout = connect_seconds(params)
     try:
         return psycopg.connect(conninfo(params), autocommit=True)
     except Exception as exc:  # noqa: BLE001 - one line, no traceback, no password
-        module.fail_json(msg=describe_error(exc, params, "connect"))
+        module.fail_json(msg=describe_error(exc, params, "connect", timeout))
 
 
 def query(module, connection, sql, args=None):
