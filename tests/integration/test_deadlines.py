@@ -104,12 +104,15 @@ def test_a_run_past_its_deadline_records_why_and_changes_nothing(healed_lab, lab
     assert seconds < deadline + ENGINE_MARGIN, (seconds, text[-3000:])
     assert "Traceback" not in text
     assert ecs_snapshot(status) == before
-    records = [json.loads((path / "record.json").read_text()) for path in incident_dirs(config.state_dir() / "incidents")]
+    incidents = incident_dirs(config.state_dir() / "incidents")
+    records = [json.loads((path / "record.json").read_text()) for path in incidents]
     assert len(records) == 1, records
     failure = records[0]["details"].get("last_failure", "")
     assert failure.startswith('deadline of %d s passed at step "' % deadline), (records[0], text[-4000:])
     assert "nothing further changed" in failure and "timed out" in failure
     assert not records[0].get("actions") and records[0]["details"]["option"] == "not run", records[0]
+    timeline = [json.loads(line) for line in (incidents[0] / "timeline.jsonl").read_text().splitlines()]
+    assert [step for step in timeline if 'deadline of %d s passed at step "' % deadline in step.get("summary", "")], timeline
 
 
 @pytest.mark.parametrize("module,args", [
