@@ -1,9 +1,11 @@
 """Every backend's call ends within its timeout and the run's deadline, and says what happened as what it is:
 timed out, refused, DNS or TLS - never one for the other. Real sockets on loopback, no lab needed."""
 
+import os
 import time
 
 import pytest
+import yaml
 from ansible.module_utils.urls import open_url
 
 from backend_sockets import NO_SUCH_HOST, plain_text_port, refused_port, silent_port
@@ -53,6 +55,19 @@ def test_a_module_past_its_deadline_fails_before_anything_and_its_wait_is_cut():
     assert module.params["wait_timeout"] == 42
     assert common.deadline_note(module.params) == ""
     assert "deadline came first" in common.deadline_note({"deadline": time.time()})
+
+
+def test_every_module_of_a_backend_group_gets_the_deadline():
+    """group/sre.incident.all carries the deadline: it must hold exactly the modules of the backend groups (whose
+    shared argument specs have the option)."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")) as handle:
+        groups = yaml.safe_load(handle)["action_groups"]
+    backends = set(module for name, modules in groups.items() if name != "all" for module in modules)
+    assert sorted(groups["all"]) == sorted(backends)
+    for spec in (aws.AWS_ARGUMENT_SPEC, datadog.DATADOG_ARGUMENT_SPEC, postgres.POSTGRES_ARGUMENT_SPEC,
+                 redis_probe.SPEC["argument_spec"], slack.SLACK_ARGUMENT_SPEC, pagerduty.PAGERDUTY_ARGUMENT_SPEC,
+                 http_probe.SPEC["argument_spec"]):
+        assert spec["deadline"] == {"type": "float"}
 
 
 # --- AWS -------------------------------------------------------------------------------------------------
