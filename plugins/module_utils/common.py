@@ -139,7 +139,8 @@ def bounded(seconds, params, now=None):
 
 
 def check_deadline(module, backend):
-    """Fails the module before it does anything once the run's deadline passed; caps its wait at the time left."""
+    """Fails the module before it does anything once the run's deadline passed; cuts its waits (wait_timeout, and
+    timeout where a module waits with it) to the time left."""
     left = time_left(module.params)
     if left is None:
         return
@@ -147,6 +148,8 @@ def check_deadline(module, backend):
         module.fail_json(msg="%s: the run's deadline passed %d s ago; nothing changed" % (backend, -left), deadline_passed=True)
     if module.params.get("wait_timeout") is not None:
         module.params["wait_timeout"] = max(1, min(module.params["wait_timeout"], int(left)))
+    if isinstance(module.params.get("timeout"), (int, float)) and not isinstance(module.params["timeout"], bool):
+        module.params["timeout"] = min(module.params["timeout"], round(left, 1))
 
 
 def deadline_note(params):

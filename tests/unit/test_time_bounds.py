@@ -53,6 +53,9 @@ def test_a_module_past_its_deadline_fails_before_anything_and_its_wait_is_cut():
     module = module_for(dict(common.DEADLINE_ARGUMENT_SPEC, **common.WAIT_ARGUMENT_SPEC), deadline=time.time() + 42.5)
     common.check_deadline(module, "ECS")
     assert module.params["wait_timeout"] == 42
+    module = module_for(dict(common.DEADLINE_ARGUMENT_SPEC, timeout=dict(type="float", default=60)), deadline=time.time() + 12.3)
+    common.check_deadline(module, "CloudWatch Logs Insights")
+    assert 12 <= module.params["timeout"] <= 12.3
     assert common.deadline_note(module.params) == ""
     assert "deadline came first" in common.deadline_note({"deadline": time.time()})
 
