@@ -73,6 +73,18 @@ def test_every_module_of_a_backend_group_gets_the_deadline():
         assert spec["deadline"] == {"type": "float"}
 
 
+def test_every_backend_fragment_documents_the_deadline_as_the_deadline_fragment_does():
+    import importlib
+
+    def options(name):
+        module = importlib.import_module("ansible_collections.sre.incident.plugins.doc_fragments." + name)
+        return yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"]
+
+    expected = options("deadline")["deadline"]
+    for name in ("aws", "datadog", "postgres", "redis", "slack", "pagerduty"):
+        assert options(name)["deadline"] == expected, name
+
+
 # --- AWS -------------------------------------------------------------------------------------------------
 
 def aws_module(url, **args):
