@@ -28,8 +28,9 @@ from ansible_collections.sre.incident.plugins.plugin_utils import read_ahead
 
 COLLECTION = "sre.incident"
 # Longest wait for steps read ahead by an earlier task; their own timeouts end them well before. Past it, or when
-# their reader died, the steps are read again.
+# their reader died, the steps are read again. With a run's deadline, the wait ends a moment after it.
 READ_AHEAD_WAIT_SECONDS = 120
+READ_AHEAD_PAST_DEADLINE_SECONDS = 5
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
 
 STEP_SPEC = dict(
@@ -93,7 +94,7 @@ class ActionModule(ActionBase):
         strangers = sorted(set(args["read_ahead"]) - set(ids))
         if strangers:
             raise AnsibleActionFail("read_ahead: %s not among the steps' ids (%s)" % (", ".join(strangers), ", ".join(ids)))
-        known = self._redeem(args["known_results"], ids)
+        known = self._redeem(args["known_results"], ids, self._read_ahead_wait())
         unqualified = [step["module"] for step in steps if step["module"].count(".") < 2]
         if unqualified:
             raise AnsibleActionFail("steps: modules must be fully qualified, e.g. ansible.builtin.uri (got %s)" % ", ".join(unqualified))
@@ -157,8 +158,18 @@ class ActionModule(ActionBase):
         return dict((step["id"], {"read_ahead": ticket, "changed": False, "msg": "reading ahead", "_step_seconds": 0.0})
                     for step, _args in calls)
 
+    def _read_ahead_wait(self):
+        """Seconds to wait for answers read ahead: READ_AHEAD_WAIT_SECONDS, or until just after the run's deadline
+        (the steps' deadline, from the collection's group/sre.incident.all module_defaults)."""
+        deadline = self._defaults_for("group/%s.all" % COLLECTION).get("deadline")
+        try:
+            left = float(deadline) - time.time()
+        except (TypeError, ValueError):  # no deadline (or omit)
+            return READ_AHEAD_WAIT_SECONDS
+        return max(0.0, min(READ_AHEAD_WAIT_SECONDS, left + READ_AHEAD_PAST_DEADLINE_SECONDS))
+
     @staticmethod
-    def _redeem(known, ids):
+    def _redeem(known, ids, wait_seconds=READ_AHEAD_WAIT_SECONDS):
         """known_results with the answers of steps an earlier task read ahead (waiting for them if need be); a
         step whose reader died or never answered is left out, so it is read now."""
         known = dict(known)
@@ -168,7 +179,7 @@ class ActionModule(ActionBase):
             if ticket:
                 tickets.setdefault(str(ticket.get("path")), (ticket, []))[1].append(step_id)
         for ticket, step_ids in tickets.values():
-            answers = read_ahead.redeem(ticket, READ_AHEAD_WAIT_SECONDS) or {}
+            answers = read_ahead.redeem(ticket, wait_seconds) or {}
             for step_id in step_ids:
                 if step_id in answers:
                     known[step_id] = dict(answers[step_id]["answer"], _step_seconds=answers[step_id]["seconds"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - boto3 >= 1.34
 options:
   region:
     description:
@@ -47,14 +49,26 @@ options:
     default: 5
   read_timeout:
     description:
-      - Seconds to wait for an AWS API answer; more than 0 and at most 900.
+      - Seconds to wait for an AWS API answer, per attempt; more than 0 and at most 900. An attempt that times out
+        is not retried - the module fails with C(timed out after N s (read_timeout)) - so a call on a hung API costs
+        this once, not once per attempt.
     type: float
-    default: 20
+    default: 10
   max_attempts:
     description:
-      - Attempts per API call in botocore's standard retry mode (throttling and 5xx are retried); from 1 to 10.
+      - Attempts per API call in botocore's standard retry mode (throttling, 5xx and refused connections are
+        retried; timeouts are not); from 1 to 10. No attempt starts after O(deadline).
     type: int
-    default: 4
-requirements:
-  - boto3 >= 1.34
+    default: 3
+  deadline:
+    description:
+      - The run's deadline, in epoch seconds (UTC). The incident playbooks set it once for the whole run (their
+        C(incident_deadline), in seconds from the start) and pass it to every module of this collection through
+        the C(group/sre.incident.all) module_defaults.
+      - Every network call's timeout, and every wait (C(wait_timeout), or the C(timeout) a module waits with), is
+        cut to the time left before it, so the module ends by the deadline.
+      - Once it has passed, the module fails before it sends anything - C(the run's deadline passed N s ago;
+        nothing changed) - and returns C(deadline_passed=true); a call the module would make after it is not sent.
+      - Unset, only the module's own timeouts apply.
+    type: float
 """

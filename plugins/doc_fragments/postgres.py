@@ -7,6 +7,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - psycopg >= 3.1
 options:
   dsn:
     description:
@@ -38,11 +40,11 @@ options:
     default: prefer
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
   connect_timeout:
-    description: Seconds allowed to connect; more than 0 and at most 300.
+    description: Seconds allowed to connect, the handshake included (libpq counts whole seconds, at least 2); more than 0 and at most 300.
     type: int
     default: 5
   statement_timeout:
-    description: Seconds any statement of the module may run; more than 0 and at most 3600.
+    description: Seconds any statement of the module may run (ended by the server); more than 0 and at most 3600.
     type: int
     default: 10
   application_name:
@@ -51,6 +53,15 @@ options:
         most 63 characters.
     type: str
     default: sre.incident
-requirements:
-  - psycopg >= 3.1
+  deadline:
+    description:
+      - The run's deadline, in epoch seconds (UTC). The incident playbooks set it once for the whole run (their
+        C(incident_deadline), in seconds from the start) and pass it to every module of this collection through
+        the C(group/sre.incident.all) module_defaults.
+      - Every network call's timeout, and every wait (C(wait_timeout), or the C(timeout) a module waits with), is
+        cut to the time left before it, so the module ends by the deadline.
+      - Once it has passed, the module fails before it sends anything - C(the run's deadline passed N s ago;
+        nothing changed) - and returns C(deadline_passed=true); a call the module would make after it is not sent.
+      - Unset, only the module's own timeouts apply.
+    type: float
 """

@@ -4,7 +4,8 @@
 """AWS connection and error handling for every sre.incident AWS module, written once.
 
 Clients get explicit connect/read timeouts and botocore's standard retry mode, so throttling is
-retried and nothing hangs. Errors are matched by code AND HTTP status because emulators and
+retried and nothing hangs; a timed-out attempt is not retried, and every attempt ends by the run's
+deadline. Errors are matched by code AND HTTP status because emulators and
 some AWS front ends answer IAM denials as a bare 403 with an XML body.
 """
 
@@ -25,6 +26,13 @@ except ImportError as exc:  # pragma: no cover - reported by require_boto3()
     BOTO3_IMPORT_ERROR = exc
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.sre.incident.plugins.module_utils.common import (
+    DEADLINE_ARGUMENT_SPEC,
+    DeadlinePassed,
+    bounded,
+    check_deadline,
+    time_left,
+)
 
 AWS_ARGUMENT_SPEC = dict(
     region=dict(type="str", aliases=["aws_region"]),
@@ -34,8 +42,9 @@ AWS_ARGUMENT_SPEC = dict(
     session_token=dict(type="str", aliases=["aws_session_token"], no_log=True),
     profile=dict(type="str", aliases=["aws_profile"]),
     connect_timeout=dict(type="float", default=5),
-    read_timeout=dict(type="float", default=20),
-    max_attempts=dict(type="int", default=4),
+    read_timeout=dict(type="float", default=10),
+    max_attempts=dict(type="int", default=3),
+    **DEADLINE_ARGUMENT_SPEC
 )
 
 _DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
@@ -64,12 +73,13 @@ _SESSIONS_LOCK = threading.Lock()
 def client(module, service):
     """A boto3 client for service, from the module's options, falling back to the usual AWS_* environment."""
     require_boto3(module)
+    check_deadline(module, "AWS %s" % service)
     params = module.params
     region = params.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     endpoint_url = params.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
     config = botocore.config.Config(
-        connect_timeout=params["connect_timeout"],
-        read_timeout=params["read_timeout"],
+        connect_timeout=bounded(params["connect_timeout"], params),
+        read_timeout=bounded(params["read_timeout"], params),
         retries={"mode": "standard", "max_attempts": params["max_attempts"]},
     )
     key = (params.get("access_key"), params.get("secret_key"), params.get("session_token"), params.get("profile"), region)
@@ -83,9 +93,47 @@ def client(module, service):
                     profile_name=params.get("profile"),
                     region_name=region,
                 )
-            return _SESSIONS[key].client(service, endpoint_url=endpoint_url, config=config)
+            api = _SESSIONS[key].client(service, endpoint_url=endpoint_url, config=config)
     except botocore.exceptions.BotoCoreError as exc:
         module.fail_json(msg="AWS %s: cannot create a client: %s" % (service, exc))
+    _bound_attempts(api, params)
+    return api
+
+
+class CallTimedOut(Exception):
+    """An AWS call whose attempt timed out: not retried, a hang repeats far more often than it clears."""
+
+    def __init__(self, cause, seconds, kind):
+        super().__init__(str(cause))
+        self.cause, self.seconds, self.kind = cause, seconds, kind
+
+
+_TIMEOUT_KIND = {"ReadTimeoutError": "read_timeout", "ConnectTimeoutError": "connect_timeout"}
+
+
+def _bound_attempts(api, params):
+    """Each attempt of each call gets at most the time left before the deadline; none follows a timed-out one."""
+
+    def before_send(request, **_kwargs):
+        context = request.context
+        if "sre_timed_out" in context:
+            raise CallTimedOut(*context["sre_timed_out"])
+        left = time_left(params)
+        if left is not None:
+            if left <= 0:
+                raise DeadlinePassed(-left)
+            context["read_timeout"] = min(params["read_timeout"], left)
+
+    def after_attempt(exception=None, context=None, **_kwargs):
+        kind = _TIMEOUT_KIND.get(type(exception).__name__)
+        if kind and context is not None:
+            seconds = context.get("read_timeout", params["read_timeout"]) if kind == "read_timeout" else params["connect_timeout"]
+            if kind == "read_timeout" and seconds < params["read_timeout"]:
+                kind = "read_timeout, cut to the run's deadline"
+            context["sre_timed_out"] = (exception, round(seconds, 1), kind)
+
+    api.meta.events.register("before-send", before_send)
+    api.meta.events.register("response-received", after_attempt)
 
 
 def error_code(exc):
@@ -120,10 +168,9 @@ def describe_error(exc, backend, call):
         if code in _THROTTLE_CODES or status == 429:
             return "%s: throttled by AWS after retries (%s): %s - retry in a minute or raise max_attempts" % (where, code, message)
         return "%s: %s (HTTP %s): %s" % (where, code or "error", status, message)
-    if HAS_BOTO3 and isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
-        return "%s: cannot reach the endpoint (%s) - check endpoint_url/region and network access" % (where, exc)
-    if HAS_BOTO3 and isinstance(exc, botocore.exceptions.ReadTimeoutError):
-        return "%s: no answer within read_timeout (%s) - the API is slow or unreachable" % (where, exc)
+    network = _describe_network_error(exc, where)
+    if network:
+        return network
     if HAS_BOTO3 and isinstance(exc, botocore.exceptions.NoCredentialsError):
         return "%s: no AWS credentials found - set access_key/secret_key, profile or the AWS_* environment" % where
     if HAS_BOTO3 and isinstance(exc, botocore.exceptions.NoRegionError):
@@ -131,6 +178,33 @@ def describe_error(exc, backend, call):
     if HAS_BOTO3 and isinstance(exc, botocore.exceptions.ParamValidationError):
         return "%s: invalid request parameters: %s" % (where, exc)
     return "%s: %s: %s" % (where, type(exc).__name__, _one_line(str(exc)))
+
+
+def _describe_network_error(exc, where):
+    """Timed out, refused, DNS or TLS - each said as what it is, with the endpoint; None for other errors."""
+    if isinstance(exc, DeadlinePassed):
+        return "%s: %s" % (where, exc)
+    if isinstance(exc, CallTimedOut):
+        return "%s: timed out after %g s (%s) - the AWS API is slow or unreachable (%s)" % (where, exc.seconds, exc.kind, exc)
+    if not HAS_BOTO3:
+        return None
+    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+        return "%s: timed out (connect_timeout) - the AWS API is slow or unreachable (%s)" % (where, exc)
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return "%s: timed out (read_timeout) - the AWS API is slow or unreachable (%s)" % (where, exc)
+    if isinstance(exc, botocore.exceptions.SSLError):
+        return "%s: TLS handshake failed (%s) - check the endpoint's certificate and CA bundle" % (where, _one_line(str(exc)))
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        text = str(getattr(exc, "kwargs", {}).get("error", "")) or str(exc)
+        if "refused" in text.lower():
+            return "%s: cannot reach the endpoint - connection refused (%s) - check endpoint_url/region and network access" % (where, exc)
+        if "name or service not known" in text.lower() or "nodename nor servname" in text.lower() \
+                or "name resolution" in text.lower() or "getaddrinfo" in text.lower():
+            return "%s: cannot reach the endpoint - DNS lookup failed (%s) - check endpoint_url/region and the resolver" % (where, exc)
+        return "%s: cannot reach the endpoint (%s) - check endpoint_url/region and network access" % (where, exc)
+    if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+        return "%s: the connection was closed before an answer (%s) - the API or a proxy dropped it" % (where, exc)
+    return None
 
 
 def fail(module, exc, backend, method, **extra):

@@ -110,3 +110,49 @@ def wait_for(fetch, done, timeout, interval=2.0, clock=time.monotonic, sleep=tim
         if clock() - start >= timeout:
             raise WaitTimeout("not done after %ss" % int(timeout), last=result)
         sleep(min(interval, max(0.05, timeout - (clock() - start))))
+
+
+# The run's deadline (epoch seconds): the incident frame gives it to every module (sre.incident.deadline fragment).
+DEADLINE_ARGUMENT_SPEC = dict(deadline=dict(type="float"))
+
+
+class DeadlinePassed(Exception):
+    """A call that was not sent because the run's deadline had passed."""
+
+    def __init__(self, seconds_ago):
+        super().__init__("the run's deadline passed %d s ago; not sent, nothing changed by this call" % max(0, seconds_ago))
+        self.seconds_ago = seconds_ago
+
+
+def time_left(params, now=None):
+    """Seconds until the run's deadline (negative once passed), or None when the module has no deadline."""
+    deadline = (params or {}).get("deadline")
+    if deadline is None:
+        return None
+    return float(deadline) - (time.time() if now is None else now)
+
+
+def bounded(seconds, params, now=None):
+    """seconds, or the time left before the run's deadline when that is shorter (a call then fails as timed out)."""
+    left = time_left(params, now)
+    return seconds if left is None else min(seconds, max(left, 0.1))
+
+
+def check_deadline(module, backend):
+    """Fails the module before it does anything once the run's deadline passed; cuts its waits (wait_timeout, and
+    timeout where a module waits with it) to the time left."""
+    left = time_left(module.params)
+    if left is None:
+        return
+    if left <= 0:
+        module.fail_json(msg="%s: the run's deadline passed %d s ago; nothing changed" % (backend, -left), deadline_passed=True)
+    if module.params.get("wait_timeout") is not None:
+        module.params["wait_timeout"] = max(1, min(module.params["wait_timeout"], int(left)))
+    if isinstance(module.params.get("timeout"), (int, float)) and not isinstance(module.params["timeout"], bool):
+        module.params["timeout"] = min(module.params["timeout"], round(left, 1))
+
+
+def deadline_note(params):
+    """' - the run's deadline came first' when a wait ended at the deadline rather than its own wait_timeout."""
+    left = time_left(params)
+    return " - the run's deadline came first" if left is not None and left < 1 else ""

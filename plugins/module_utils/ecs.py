@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.sre.incident.plugins.module_utils.aws import aws_argument_spec, call
-from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, wait_for
+from ansible_collections.sre.incident.plugins.module_utils.common import WaitTimeout, deadline_note, wait_for
 from ansible_collections.sre.incident.plugins.module_utils.validate import ECS_NAME
 
 BACKEND = "ECS"
@@ -100,8 +100,8 @@ def wait_for_deployment(module, api, cluster, service_name, deployment_id, timeo
                              "failed tasks %s. Last event: %s" % (
                                  BACKEND, deployment_id, service_name, int(timeout), deployment.get("rolloutState"),
                                  deployment.get("runningCount"), deployment.get("desiredCount"),
-                                 deployment.get("pendingCount"), deployment.get("failedTasks"), last_event(service)),
-                         deployments=short_deployments(service))
+                                 deployment.get("pendingCount"), deployment.get("failedTasks"), last_event(service))
+                         + deadline_note(module.params), deployments=short_deployments(service))
 
 
 def last_event(service):
@@ -180,5 +180,5 @@ def wait_for_running(module, api, cluster, service_name, desired, timeout, inter
         service = exc.last or {}
         module.fail_json(msg="%s: %s did not reach %d running task(s) within %ss: desired %s, running %s, pending %s. "
                              "Last event: %s" % (BACKEND, service_name, desired, int(timeout), service.get("desiredCount"),
-                                                 service.get("runningCount"), service.get("pendingCount"), last_event(service)),
-                         deployments=short_deployments(service))
+                                                 service.get("runningCount"), service.get("pendingCount"), last_event(service))
+                         + deadline_note(module.params), deployments=short_deployments(service))

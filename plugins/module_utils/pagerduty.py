@@ -12,18 +12,20 @@ within its timeout with a readable line. No extra dependency for the controller 
 from __future__ import annotations
 
 import json
-import socket
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
+from ansible_collections.sre.incident.plugins.module_utils.common import DEADLINE_ARGUMENT_SPEC, bounded, check_deadline
+from ansible_collections.sre.incident.plugins.module_utils.http_errors import describe_network_error as _network_error
 
 PAGERDUTY_ARGUMENT_SPEC = dict(
     routing_key=dict(type="str", no_log=True, fallback=(env_fallback, ["PAGERDUTY_ROUTING_KEY"])),
     api_url=dict(type="str", default="https://events.pagerduty.com"),
     timeout=dict(type="float", default=10),
     validate_certs=dict(type="bool", default=True),
+    **DEADLINE_ARGUMENT_SPEC
 )
 
 CALL = "Events API v2 enqueue"
@@ -41,6 +43,7 @@ def check_settings(module):
         module.fail_json(msg="PagerDuty: a routing key is required (option routing_key or PAGERDUTY_ROUTING_KEY)")
     if module.params["timeout"] <= 0:
         module.fail_json(msg="option timeout: must be greater than zero")
+    check_deadline(module, "PagerDuty")
 
 
 def enqueue(module, event):
@@ -52,16 +55,18 @@ def enqueue(module, event):
     url = params["api_url"].rstrip("/")
     where = "PagerDuty %s at %s" % (CALL, url)
     body = dict(event, routing_key=params["routing_key"])
+    check_deadline(module, where)
+    timeout = bounded(params["timeout"], params)
     try:
         response = open_url(url + "/v2/enqueue", method="POST", data=json.dumps(body),
                             headers={"Content-Type": "application/json", "Accept": "application/json"},
-                            timeout=params["timeout"], validate_certs=params["validate_certs"],
+                            timeout=timeout, validate_certs=params["validate_certs"],
                             follow_redirects="none")
         status, text = response.getcode(), response.read()
     except HTTPError as exc:
         module.fail_json(msg=describe_http_error(where, exc.code, _read(exc), exc.headers))
     except Exception as exc:  # noqa: BLE001 - becomes one readable line
-        module.fail_json(msg=describe_network_error(where, exc, params["timeout"]))
+        module.fail_json(msg=describe_network_error(where, exc, timeout))
     answer = _json(text)
     if status not in (200, 201, 202) or answer.get("status") != "success":
         module.fail_json(msg="%s: unexpected answer (HTTP %s): %s" % (where, status, _brief(answer, text)))
@@ -91,15 +96,8 @@ def describe_http_error(where, status, text, headers=None):
 
 
 def describe_network_error(where, exc, timeout):
-    reason = getattr(exc, "reason", exc) if isinstance(exc, URLError) else exc
-    text = str(reason)
-    if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in text.lower():
-        return "%s: no answer within %s s (timeout)" % (where, timeout)
-    if isinstance(reason, ConnectionRefusedError) or "refused" in text.lower():
-        return "%s: cannot reach the API (connection refused) - check api_url and the network" % where
-    if isinstance(exc, URLError) or isinstance(reason, OSError):
-        return "%s: cannot reach the API (%s) - check api_url and the network" % (where, _first_line(text))
-    return "%s: %s: %s" % (where, type(exc).__name__, _first_line(text))
+    network = _network_error(where, exc, timeout)
+    return network or "%s: %s: %s" % (where, type(exc).__name__, _first_line(str(exc)))
 
 
 def _read(exc):

@@ -20,6 +20,13 @@ except ImportError as exc:  # pragma: no cover
     PSYCOPG_IMPORT_ERROR = exc
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.sre.incident.plugins.module_utils.common import (
+    DEADLINE_ARGUMENT_SPEC,
+    DeadlinePassed,
+    bounded,
+    check_deadline,
+    time_left,
+)
 
 POSTGRES_ARGUMENT_SPEC = dict(
     dsn=dict(type="str", no_log=True),
@@ -32,6 +39,7 @@ POSTGRES_ARGUMENT_SPEC = dict(
     connect_timeout=dict(type="int", default=5),
     statement_timeout=dict(type="int", default=10),
     application_name=dict(type="str", default="sre.incident"),
+    **DEADLINE_ARGUMENT_SPEC
 )
 
 
@@ -49,10 +57,16 @@ def conninfo(params):
     if params.get("host") or not base.get("port"):
         overrides["port"] = params.get("port")
     base.update({key: value for key, value in overrides.items() if value is not None})
-    base.update(sslmode=params["sslmode"], connect_timeout=params["connect_timeout"],
+    # The statement timeout is the server's: it cancels a read that runs too long.
+    base.update(sslmode=params["sslmode"], connect_timeout=connect_seconds(params),
                 application_name=params["application_name"],
-                options="-c statement_timeout=%d" % (params["statement_timeout"] * 1000))
+                options="-c statement_timeout=%d" % int(bounded(params["statement_timeout"], params) * 1000))
     return make_conninfo(**base)
+
+
+def connect_seconds(params):
+    """connect_timeout cut to the time left before the run's deadline, as libpq counts it (whole seconds, >= 2)."""
+    return max(2, int(bounded(params["connect_timeout"], params)))
 
 
 def endpoint(params):
@@ -62,8 +76,8 @@ def endpoint(params):
     return "%s:%s" % (host, port)
 
 
-def describe_error(exc, params):
-    """One line naming PostgreSQL, host and port; the password is never part of it."""
+def describe_error(exc, params, call="query", timeout=None):
+    """One line naming PostgreSQL, host and port, the call (connect or query) and the reason; never the password."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     if params.get("password"):
         text = text.replace(params["password"], "********")
@@ -71,7 +85,23 @@ def describe_error(exc, params):
         secret = conninfo_to_dict(params["dsn"]).get("password")
         if secret:
             text = text.replace(secret, "********")
-    return "PostgreSQL %s: %s" % (endpoint(params), text)
+    return "PostgreSQL %s %s: %s%s" % (endpoint(params), call, _kind(exc, text, timeout or connect_seconds(params)), text)
+
+
+def _kind(exc, text, connect_timeout):
+    """'timed out ... - ' / 'connection refused - ' / ... ahead of libpq's own words; '' when they say it all."""
+    lowered = text.lower()
+    if type(exc).__name__ == "ConnectionTimeout" or "timeout expired" in lowered:
+        return "timed out after %d s (connect_timeout) - the server is slow or unreachable: " % connect_timeout
+    if "statement timeout" in lowered:
+        return "timed out (statement_timeout) - the query ran too long or the server is overloaded: "
+    if "refused" in lowered:
+        return "connection refused - check host/port and that PostgreSQL listens there: "
+    if "could not translate host name" in lowered or "name or service not known" in lowered:
+        return "DNS lookup failed - check the host name: "
+    if "ssl" in lowered or "certificate" in lowered:
+        return "TLS handshake failed - check sslmode and the server's certificate: "
+    return ""
 
 
 def connect(module):
@@ -81,14 +111,19 @@ def connect(module):
     params = module.params
     if not params.get("dsn") and not params.get("host"):
         module.fail_json(msg="PostgreSQL: set dsn or host")
+    check_deadline(module, "PostgreSQL %s" % endpoint(params))
+    timeout = connect_seconds(params)
     try:
         return psycopg.connect(conninfo(params), autocommit=True)
     except Exception as exc:  # noqa: BLE001 - one line, no traceback, no password
-        module.fail_json(msg=describe_error(exc, params))
+        module.fail_json(msg=describe_error(exc, params, "connect", timeout))
 
 
 def query(module, connection, sql, args=None):
-    """Rows as dicts; a failing statement fails the module with one line."""
+    """Rows as dicts; a failing statement fails the module with one line, as does one past the run's deadline."""
+    left = time_left(module.params)
+    if left is not None and left <= 0:
+        module.fail_json(msg="PostgreSQL %s query: %s" % (endpoint(module.params), DeadlinePassed(-left)), deadline_passed=True)
     try:
         with connection.cursor(row_factory=dict_row) as cursor:
             cursor.execute(sql, args)

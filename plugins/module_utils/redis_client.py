@@ -17,6 +17,7 @@ except ImportError as exc:  # pragma: no cover
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urlparse
+from ansible_collections.sre.incident.plugins.module_utils.common import DEADLINE_ARGUMENT_SPEC, DeadlinePassed, bounded, time_left
 
 REDIS_ARGUMENT_SPEC = dict(
     url=dict(type="str", no_log=True),
@@ -29,6 +30,7 @@ REDIS_ARGUMENT_SPEC = dict(
     tls_ca_cert=dict(type="path"),
     tls_verify=dict(type="bool", default=True),
     connect_timeout=dict(type="float", default=2),
+    **DEADLINE_ARGUMENT_SPEC
 )
 
 
@@ -47,7 +49,10 @@ def endpoint_of(params):
 
 def connect(params, host=None, port=None):
     """A redis.Redis for the options; host/port override the endpoint (same AUTH/TLS), e.g. for a member node."""
-    timeout = params["connect_timeout"]
+    left = time_left(params)
+    if left is not None and left <= 0:
+        raise DeadlinePassed(-left)
+    timeout = bounded(params["connect_timeout"], params)
     # No client-side retries: redis-py retries refused connections with backoff by default, which turns
     # an instant "connection refused" into seconds. A probe reports the first answer; callers retry.
     common = dict(socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False,
@@ -76,18 +81,23 @@ def connect(params, host=None, port=None):
                        username=username, password=password, **dict(common, **tls))
 
 
-def describe_error(exc, host, port):
-    """One line for a failed Redis call, naming the endpoint (never the password)."""
+def describe_error(exc, host, port, call=None, timeout=None):
+    """One line for a failed Redis call (PING, INFO, ...), naming the endpoint (never the password)."""
+    where = "Redis %s:%s%s" % (host, port, " " + call if call else "")
+    if isinstance(exc, DeadlinePassed):
+        return "%s: %s" % (where, exc)
     text = str(exc) or type(exc).__name__
     lowered = text.lower()
     if "refused" in lowered:
         kind = "connection refused (ECONNREFUSED)"
     elif isinstance(exc, getattr(redis, "TimeoutError", ())) or "timed out" in lowered or "timeout" in lowered:
-        kind = "timed out"
+        kind = "timed out%s (connect_timeout) - the server is slow or unreachable" % (" after %g s" % timeout if timeout else "")
+    elif "name or service not known" in lowered or "nodename nor servname" in lowered or "temporary failure in name" in lowered:
+        kind = "DNS lookup failed"
+    elif "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
+        kind = "TLS handshake failed"
     elif isinstance(exc, getattr(redis, "AuthenticationError", ())) or "auth" in lowered or "noauth" in lowered:
         kind = "authentication failed"
-    elif "ssl" in lowered or "certificate" in lowered:
-        kind = "TLS handshake failed"
     else:
         kind = type(exc).__name__
-    return "Redis %s:%s: %s: %s" % (host, port, kind, text)
+    return "%s: %s: %s" % (where, kind, text)

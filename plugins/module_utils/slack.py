@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 
 try:
     from slack_sdk import WebClient
@@ -27,12 +26,20 @@ except ImportError as exc:  # pragma: no cover
     SLACK_SDK_IMPORT_ERROR = exc
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
-from ansible.module_utils.six.moves.urllib.error import URLError
+from ansible_collections.sre.incident.plugins.module_utils.http_errors import describe_network_error
+from ansible_collections.sre.incident.plugins.module_utils.common import (
+    DEADLINE_ARGUMENT_SPEC,
+    DeadlinePassed,
+    bounded,
+    check_deadline,
+    time_left,
+)
 
 SLACK_ARGUMENT_SPEC = dict(
     token=dict(type="str", no_log=True, fallback=(env_fallback, ["SLACK_BOT_TOKEN"])),
     api_url=dict(type="str", default="https://slack.com/api"),
     timeout=dict(type="float", default=10),
+    **DEADLINE_ARGUMENT_SPEC
 )
 
 # Slack's rules for conversation names (conversations.create): lowercase letters, digits, hyphens and
@@ -103,6 +110,7 @@ class Slack:
             module.fail_json(msg="Slack: a bot token is required (option token or SLACK_BOT_TOKEN)")
         if params["timeout"] <= 0:
             module.fail_json(msg="option timeout: must be greater than zero")
+        check_deadline(module, "Slack")
         self.url = params["api_url"].rstrip("/")
         self.client = WebClient(token=params["token"], base_url=self.url + "/", timeout=params["timeout"],
                                 retry_handlers=[])
@@ -112,9 +120,14 @@ class Slack:
         try:
             return self._call(method, args)
         except Exception as exc:  # noqa: BLE001 - becomes one readable line
-            self.module.fail_json(msg=describe_error(exc, self.url, method, self.module.params["timeout"]))
+            self.module.fail_json(msg=describe_error(exc, self.url, method, self.client.timeout))
 
     def _call(self, method, args):
+        params = self.module.params
+        left = time_left(params)
+        if left is not None and left <= 0:
+            raise DeadlinePassed(-left)
+        self.client.timeout = bounded(params["timeout"], params)
         if method == "chat.postMessage":
             response = self.client.api_call(method, json=args)  # blocks are JSON, not form fields
         else:
@@ -138,8 +151,7 @@ class Slack:
             except Exception as exc:  # noqa: BLE001 - becomes one readable line
                 if private and _error_code(exc) == "missing_scope" and cursor is None:
                     return self.find_channel(name, private=False)
-                self.module.fail_json(msg=describe_error(exc, self.url, "conversations.list",
-                                                         self.module.params["timeout"]))
+                self.module.fail_json(msg=describe_error(exc, self.url, "conversations.list", self.client.timeout))
             for channel in data.get("channels") or []:
                 if channel.get("name") == name:
                     return channel
@@ -170,6 +182,8 @@ def channel_summary(channel):
 def describe_error(exc, url, method, timeout):
     """One line naming Slack, the method, the URL and the reason; never the token."""
     where = "Slack %s at %s" % (method, url)
+    if isinstance(exc, DeadlinePassed):
+        return "%s: %s" % (where, exc)
     if HAS_SLACK_SDK and isinstance(exc, SlackApiError):
         response = exc.response
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
@@ -193,13 +207,9 @@ def describe_error(exc, url, method, timeout):
         return "%s: unexpected answer (HTTP %s, no error field)" % (where, status)
     if isinstance(exc, ValueError) and isinstance(exc, json.JSONDecodeError):
         return "%s: the answer is not JSON - check api_url points at the Slack Web API" % where
-    reason = getattr(exc, "reason", exc) if isinstance(exc, URLError) else exc
-    if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in str(reason).lower():
-        return "%s: no answer within %s s (timeout)" % (where, timeout)
-    if isinstance(reason, ConnectionRefusedError) or "refused" in str(reason).lower():
-        return "%s: cannot reach the API (connection refused) - check api_url and the network" % where
-    if isinstance(exc, URLError) or isinstance(reason, OSError):
-        return "%s: cannot reach the API (%s) - check api_url and the network" % (where, _first_line(reason))
+    network = describe_network_error(where, exc, timeout)
+    if network:
+        return network
     if HAS_SLACK_SDK and isinstance(exc, SlackClientError):
         return "%s: %s" % (where, _first_line(exc))
     return "%s: %s: %s" % (where, type(exc).__name__, _first_line(exc))

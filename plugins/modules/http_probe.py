@@ -18,6 +18,7 @@ description:
 author:
   - sre.incident maintainers (@sre-incident)
 extends_documentation_fragment:
+  - sre.incident.deadline
   - sre.incident.read_only
   - sre.incident.strict_inputs
 options:

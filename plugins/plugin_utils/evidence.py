@@ -32,9 +32,9 @@ _MESSAGE_KINDS = (
     ("permission", r"access denied|permission denied|not authorized|forbidden|missing_scope|http 403|"
                    r"must be owner|insufficient privilege"),
     ("tls", r"\btls\b|ssl|certificate"),
-    ("dns", r"name or service not known|nodename nor servname|getaddrinfo|could not translate host name|"
+    ("dns", r"dns lookup failed|name or service not known|nodename nor servname|getaddrinfo|could not translate host name|"
             r"temporary failure in name resolution|no address associated|could not resolve|name resolution"),
-    ("timeout", r"timed out|timeout|no answer within"),
+    ("timeout", r"timed out|timeout|no answer within|deadline"),
     ("refused", r"refused|cannot reach|econnrefused|connection reset|remote end closed|no route"),
     ("throttled", r"throttl|rate limited|http 429|too many requests"),
     ("unavailable", r"http 5\d\d|internalfailure|internal server error|service ?unavailable|bad gateway"),

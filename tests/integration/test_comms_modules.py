@@ -332,9 +332,9 @@ def silent_port():
 
 @pytest.mark.parametrize("module,args,expected", [
     ("slack_message", {"channel": "C0123456789", "text": "x", "token": SECRET, "timeout": 2},
-     "Slack chat.postMessage at http://127.0.0.1:%d/api: no answer within 2.0 s (timeout)"),
+     "Slack chat.postMessage at http://127.0.0.1:%d/api: timed out after 2 s (timeout)"),
     ("pagerduty_event", {"event_action": "acknowledge", "dedup_key": "k", "routing_key": SECRET, "timeout": 2},
-     "PagerDuty Events API v2 enqueue at http://127.0.0.1:%d: no answer within 2.0 s (timeout)"),
+     "PagerDuty Events API v2 enqueue at http://127.0.0.1:%d: timed out after 2 s (timeout)"),
 ], ids=["slack_message", "pagerduty_event"])
 def test_silent_api_fails_within_the_timeout(silent_port, module, args, expected):
     url = "http://127.0.0.1:%d" % silent_port

@@ -190,7 +190,7 @@ def test_unreachable_postgres_fails_in_one_line_naming_host_and_port(healed_lab)
                                     "-e", "postgres_dsn=postgresql://sre_automation:%s@127.0.0.1:9/sample" % password)
     text = output(result)
     assert result.returncode != 0
-    assert "PostgreSQL 127.0.0.1:9: connection failed" in text
+    assert "PostgreSQL 127.0.0.1:9 connect: connection refused - check host/port and that PostgreSQL listens there: connection failed" in text
     assert password not in text and "Traceback" not in text
     assert time.monotonic() - started < 30
 

@@ -24,7 +24,7 @@ UNREACHABLE = [
     ("ecs_taskdef_deploy", dict(AWS, cluster="c", service="s", environment={"A": "1"}), "ECS DescribeServices: cannot reach"),
     ("datadog_metric_query", dict(DD, query="avg:x{*}"), "Datadog http://127.0.0.1:9 query_metrics(avg:x{*}): cannot reach"),
     ("redis_probe", {"host": "127.0.0.1", "port": 9, "password": SECRET, "require_pong": True, "connect_timeout": 1},
-     "Redis 127.0.0.1:9: connection refused (ECONNREFUSED)"),
+     "Redis 127.0.0.1:9 PING: connection refused (ECONNREFUSED)"),
     ("ecs_service_info", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),
     ("ecs_service_restart", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),
     ("ecs_service_rollback", dict(AWS, cluster="c", service="s"), "ECS DescribeServices: cannot reach"),

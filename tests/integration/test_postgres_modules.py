@@ -123,6 +123,6 @@ def test_unreachable_postgres_is_one_line_within_the_timeout_and_hides_the_passw
                                                     "password": "{{ secret }}", "connect_timeout": 2},
                          secret="pw-Never-Shown-77")
     assert result.returncode != 0
-    assert "PostgreSQL 127.0.0.1:9: connection failed" in text
+    assert "PostgreSQL 127.0.0.1:9 connect: connection refused - check host/port and that PostgreSQL listens there: connection failed" in text
     assert "pw-Never-Shown-77" not in text and "Traceback" not in text
     assert time.monotonic() - started < 15

@@ -85,7 +85,7 @@ def test_pagerduty_http_errors():
 
 
 def test_pagerduty_network_errors():
-    assert "no answer within 2 s" in pagerduty.describe_network_error(WHERE, URLError(socket.timeout("timed out")), 2)
+    assert "timed out after 2 s (timeout)" in pagerduty.describe_network_error(WHERE, URLError(socket.timeout("timed out")), 2)
     assert "connection refused" in pagerduty.describe_network_error(WHERE, URLError(ConnectionRefusedError(111, "x")), 2)
 
 
@@ -109,7 +109,7 @@ def test_slack_api_errors(data, status, headers, expected):
 
 def test_slack_network_errors():
     timeout = slack.describe_error(TimeoutError("The read operation timed out"), "http://s/api", "chat.postMessage", 3)
-    assert timeout == "Slack chat.postMessage at http://s/api: no answer within 3 s (timeout)"
+    assert timeout == "Slack chat.postMessage at http://s/api: timed out after 3 s (timeout) - the API is slow or unreachable"
     refused = slack.describe_error(URLError(ConnectionRefusedError(111, "Connection refused")), "http://s/api",
                                    "conversations.list", 3)
     assert "cannot reach the API (connection refused)" in refused

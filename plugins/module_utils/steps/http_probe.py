@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible_collections.sre.incident.plugins.module_utils.common import DEADLINE_ARGUMENT_SPEC, bounded
+from ansible_collections.sre.incident.plugins.module_utils.http_errors import describe_network_error
 from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Mapping, Text, Url, Whole
 
 SPEC = dict(
@@ -21,6 +23,7 @@ SPEC = dict(
         timeout=dict(type="float", default=5),
         validate_certs=dict(type="bool", default=True),
         require_healthy=dict(type="bool", default=False),
+        **DEADLINE_ARGUMENT_SPEC
     ),
     supports_check_mode=True,
     limits=dict(urls=Mapping(Text(None, "a name of at most 100 characters", max_length=100), Url(), max_items=50),
@@ -31,14 +34,15 @@ SPEC = dict(
 def check(url, params):
     started = time.perf_counter()
     outcome = dict(url=url, status=None, healthy=False, latency_ms=None, error=None, body="")
+    timeout = bounded(params["timeout"], params)
     try:
-        response = open_url(url, method="GET", timeout=params["timeout"], validate_certs=params["validate_certs"],
+        response = open_url(url, method="GET", timeout=timeout, validate_certs=params["validate_certs"],
                             follow_redirects="safe")
         outcome["status"], body = response.getcode(), response.read(200)
     except HTTPError as exc:
         outcome["status"], body = exc.code, exc.read(200) if hasattr(exc, "read") else b""
     except Exception as exc:  # noqa: BLE001 - an unreachable dependency is the finding
-        outcome["error"] = "%s: %s" % (type(exc).__name__, exc)
+        outcome["error"] = describe_network_error("HTTP GET %s" % url, exc, timeout, "the URL") or "%s: %s" % (type(exc).__name__, exc)
         body = b""
     outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     outcome["body"] = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)

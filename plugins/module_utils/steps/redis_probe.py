@@ -17,6 +17,7 @@ from ansible_collections.sre.incident.plugins.module_utils.redis_client import (
     endpoint_of,
     require_redis,
 )
+from ansible_collections.sre.incident.plugins.module_utils.common import bounded
 from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Fields, HOST, Text, Whole
 
 INFO_KEYS = ("role", "connected_clients", "connected_slaves", "master_link_status", "used_memory",
@@ -46,19 +47,21 @@ def probe(params, host, port, override):
     """PING and INFO one endpoint; override=False connects exactly as the options say (URL included)."""
     result = dict(endpoint="%s:%s" % (host, port), ping=False, latency_ms=None, error=None, info={})
     client = None
+    call, timeout = "PING", bounded(params["connect_timeout"], params)  # redis-py connects at the first command
     try:
         client = connect(params, host=host, port=port) if override else connect(params)
         started = time.perf_counter()
         client.ping()
         result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
         result["ping"] = True
+        call = "INFO"
         raw = client.info()
         info = {key: raw[key] for key in INFO_KEYS if key in raw}
         hits, misses = raw.get("keyspace_hits", 0), raw.get("keyspace_misses", 0)
         info["hit_rate"] = round(hits / float(hits + misses), 4) if hits + misses else None
         result["info"] = info
     except Exception as exc:  # noqa: BLE001 - any failure is the probe's finding
-        result["error"] = describe_error(exc, host, port)
+        result["error"] = describe_error(exc, host, port, call, round(timeout, 1))
     finally:
         if client is not None:
             try:
