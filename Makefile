@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 LAB := $(BIN)/python -m lab
 PLAYBOOK := $(BIN)/ansible-playbook
 
-.PHONY: venv test-collections lab-up lab-down lab-status demo test unit lab-test integration lint sanity build-test bench clean
+.PHONY: venv test-collections lab-up lab-down lab-status demo test unit lab-test integration lab-matrices lint sanity build-test bench clean
 
 venv:
 	@bash scripts/bootstrap.sh $(PYTHON) $(VENV)
@@ -48,7 +48,11 @@ lab-test: lab-up
 	@$(BIN)/python -m pytest -q tests/lab
 
 integration: lab-up
-	@$(BIN)/python -m pytest -q tests/integration
+	@$(BIN)/python -m pytest -q tests/integration --deselect tests/integration/test_fault_matrix.py --deselect tests/integration/test_check_leaves_no_trace.py
+
+# The fault matrix and --check in every broken state, in shards that each start (and stop) a lab of their own.
+lab-matrices: venv
+	@bash scripts/lab_matrices.sh
 
 lint: venv test-collections
 	@bash scripts/lint.sh
@@ -62,7 +66,9 @@ build-test: venv
 # The tests start the lab when it is not running and stop it again at the end (tests/conftest.py): a CI clone
 # leaves no lab daemon behind to outlive it. A lab that was already up stays up.
 test: venv test-collections
-	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration \
+		--deselect tests/integration/test_fault_matrix.py --deselect tests/integration/test_check_leaves_no_trace.py
+	@bash scripts/lab_matrices.sh
 	@bash scripts/lint.sh
 	@bash scripts/build_and_install_test.sh
 	@bash scripts/sanity.sh
@@ -71,4 +77,4 @@ bench: lab-up
 	@$(BIN)/python scripts/bench.py $(ARGS)
 
 clean: lab-down
-	rm -rf $(VENV) .lab build
+	rm -rf $(VENV) .lab .lab-matrix-* build

@@ -253,7 +253,8 @@ def _choose(group, cluster, primary, healthy_replicas, allow_reboot, agree, disa
                 item["what"] for item in reads.missing if item["read"] in ("metrics", "logs")) or "no recent signal")
         return "none", why, "no fix: " + why
     if cluster is None:
-        why = "the replication group's state is needed to choose between failover, reboot and disabling the cache"
+        why = "the replication group's state is needed to choose between failover, reboot and disabling the cache (%s)" % (
+            reads.unread(["cluster"], {"cluster": "ElastiCache"}))
         return "none", why, "no fix: " + why
     if group and group.get("status") != "available":
         return "wait", "the replication group is %s; ElastiCache is already changing it" % group.get("status"), ""
