@@ -5,8 +5,7 @@
 from __future__ import annotations
 
 
-# Each backend's fragment (aws, datadog, postgres, redis, slack, pagerduty) ends with this same option, word for word
-# (ansible-test reads fragments as plain strings; tests/unit/test_time_bounds.py keeps the copies equal).
+# Every module of the group/sre.incident.all action group extends it (tests/unit/test_time_bounds.py checks).
 class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:

@@ -58,15 +58,4 @@ options:
       - Seconds allowed for connecting and for each command; more than 0 and at most 300.
     type: float
     default: 2
-  deadline:
-    description:
-      - The run's deadline, in epoch seconds (UTC). The incident playbooks set it once for the whole run (their
-        C(incident_deadline), in seconds from the start) and pass it to every module of this collection through
-        the C(group/sre.incident.all) module_defaults.
-      - Every network call's timeout, and every wait (C(wait_timeout), or the C(timeout) a module waits with), is
-        cut to the time left before it, so the module ends by the deadline.
-      - Once it has passed, the module fails before it sends anything - C(the run's deadline passed N s ago;
-        nothing changed) - and returns C(deadline_passed=true); a call the module would make after it is not sent.
-      - Unset, only the module's own timeouts apply.
-    type: float
 """

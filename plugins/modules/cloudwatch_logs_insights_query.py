@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   log_group:
     description: Log group to query (letters, digits and _./#-; at most 512).

@@ -20,6 +20,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   log_group:
     description: Log group name, for example C(/aws/ecs/sample-service-prod).

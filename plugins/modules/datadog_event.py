@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.datadog
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   title:
     description: Event title (at most 100 characters).

@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - sre.incident.datadog
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   query:
     description:

@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - sre.incident.ecs_service
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   revisions:
     description: How many of the task family's newest revisions to list (1 to 100).

@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - sre.incident.ecs_service
   - sre.incident.wait
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 attributes:
   check_mode:
     support: full

@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - sre.incident.ecs_service
   - sre.incident.wait
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   container:
     description:

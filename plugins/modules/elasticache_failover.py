@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   replication_group_id:
     description: Replication group id (a letter, then letters, digits and single hyphens; at most 50).

@@ -19,6 +19,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.wait
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   cache_cluster_id:
     description: Cache cluster to reboot, for example C(sample-service-redis-prod-001).

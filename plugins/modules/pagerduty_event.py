@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.pagerduty
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   event_action:
     description: What to do with the alert.

@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - sre.incident.postgres
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   long_running_limit:
     description: How many of the longest-running non-idle queries to return (1 to 1000).

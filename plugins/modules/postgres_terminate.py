@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.postgres
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   states:
     description:

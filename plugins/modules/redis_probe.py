@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - sre.incident.redis
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   also_probe:
     description:

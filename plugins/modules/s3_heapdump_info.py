@@ -20,6 +20,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   bucket:
     description: Bucket name (3-63 lowercase letters, digits, . and -).

@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.slack
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   channel:
     description:

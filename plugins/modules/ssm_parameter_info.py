@@ -19,6 +19,7 @@ extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.read_only
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   names:
     description: Parameter names, 1 to 50 (at most 10 per call are read together).

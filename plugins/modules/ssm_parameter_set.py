@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - sre.incident.aws
   - sre.incident.strict_inputs
+  - sre.incident.deadline
 options:
   name:
     description: Parameter name.
