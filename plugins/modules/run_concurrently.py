@@ -92,6 +92,8 @@ options:
     description:
       - When true, a step that fails does not fail the task - its result in RV(by_id) says what went wrong and its
         id is in RV(failed_steps). A diagnosis goes on with what it could read and lists what is missing.
+      - Once the run's deadline (the steps' C(deadline) option) has passed, a failed step fails the task all the
+        same - past the run's deadline nothing more is decided.
     type: bool
     default: false
 attributes:
