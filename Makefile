@@ -50,7 +50,8 @@ lab-test: lab-up
 integration: lab-up
 	@$(BIN)/python -m pytest -q tests/integration --deselect tests/integration/test_fault_matrix.py --deselect tests/integration/test_check_leaves_no_trace.py
 
-# The fault matrix and --check in every broken state, in shards that each start (and stop) a lab of their own.
+# The fault matrix and --check in every broken state, in shards that each start (and stop) a lab of their own
+# (not yet part of make test: with it the suite would pass its 45-minute budget on these machines).
 lab-matrices: venv
 	@bash scripts/lab_matrices.sh
 
@@ -68,7 +69,6 @@ build-test: venv
 test: venv test-collections
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration \
 		--deselect tests/integration/test_fault_matrix.py --deselect tests/integration/test_check_leaves_no_trace.py
-	@bash scripts/lab_matrices.sh
 	@bash scripts/lint.sh
 	@bash scripts/build_and_install_test.sh
 	@bash scripts/sanity.sh

@@ -1,7 +1,7 @@
 """Where the lab lives: state dir, ports, credentials and the runbook's resource names.
 
 Everything here is derived from two environment variables so that several labs can run side by side:
-``SRE_LAB_DIR`` (state dir, default ``<repo>/.lab``) and ``SRE_LAB_PORT_BASE`` (default 47100).
+``SRE_LAB_DIR`` (state dir, default ``<repo>/.lab``) and ``SRE_LAB_PORT_BASE`` (default 27100).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PORT_BASE = 47100
+# Below the kernel's ephemeral range (32768-60999 on Linux), where any outgoing connection may take a port.
+DEFAULT_PORT_BASE = 27100
 HOST = "127.0.0.1"
 
 # AWS (moto) identity the lab answers for

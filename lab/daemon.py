@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from . import config
@@ -303,6 +304,17 @@ def _stop_server(server: Any) -> None:
         log.exception("stopping a server failed")
 
 
+def _ephemeral_note(port: int) -> str:
+    """Why a port can be taken by chance: the kernel hands ports of its ephemeral range to outgoing connections."""
+    try:
+        low, high = (int(value) for value in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return ""
+    if low <= port <= high:
+        return f" (it is in the kernel's ephemeral range {low}-{high}, where outgoing connections take ports: use a base below {low})"
+    return ""
+
+
 def reserve_ports(cfg: config.LabConfig) -> dict[str, socket.socket]:
     """Bind every lab port (not listening yet); fail with one line naming the port that is taken."""
     from .http_util import PortInUse, bind_port
@@ -314,7 +326,7 @@ def reserve_ports(cfg: config.LabConfig) -> dict[str, socket.socket]:
                 reserved[name] = bind_port(cfg.port(name))
             except PortInUse as exc:
                 raise RuntimeError(f"port {exc.port} ({name}) on {config.HOST} is already in use; "
-                                   f"set SRE_LAB_PORT_BASE to use other ports") from None
+                                   f"set SRE_LAB_PORT_BASE to use other ports{_ephemeral_note(exc.port)}") from None
     except BaseException:
         for sock in reserved.values():
             sock.close()

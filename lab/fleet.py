@@ -106,7 +106,7 @@ class Fleet:
 
     def __init__(self, store: MetricStore, health_url: str, interval: float = INTERVAL) -> None:
         self.store = store
-        self.health_url = health_url.rstrip("/")  # the lab's health server, e.g. http://127.0.0.1:47102
+        self.health_url = health_url.rstrip("/")  # the lab's health server, e.g. http://127.0.0.1:27102
         self.interval = interval
         self.services: list[str] = []
         self.broken: dict[str, str] = {}

@@ -10,7 +10,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_DIR="${VENV:-.venv}"
 [[ "$VENV_DIR" == /* ]] || VENV_DIR="$REPO_ROOT/$VENV_DIR"
 SHARDS="${1:-3}"
-BASE="${SRE_LAB_PORT_BASE:-47100}"
+BASE="$("$VENV_DIR/bin/python" -c "from lab import config; print(config.port_base())")"
 FILES=(tests/integration/test_fault_matrix.py tests/integration/test_check_leaves_no_trace.py)
 
 cd "$REPO_ROOT"

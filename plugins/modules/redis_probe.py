@@ -92,7 +92,7 @@ endpoint:
   description: The probed endpoint as C(host:port) (never the password).
   returned: always
   type: str
-  sample: 127.0.0.1:47110
+  sample: 127.0.0.1:27110
 ping:
   description: Whether the endpoint answered C(PONG).
   returned: always
@@ -106,7 +106,7 @@ error:
   description: Why the endpoint did not answer; null when it did.
   returned: always
   type: str
-  sample: "Redis 127.0.0.1:47110: connection refused (ECONNREFUSED): Error 111 connecting to 127.0.0.1:47110. Connection refused."
+  sample: "Redis 127.0.0.1:27110: connection refused (ECONNREFUSED): Error 111 connecting to 127.0.0.1:27110. Connection refused."
 info:
   description: INFO essentials; empty when the endpoint did not answer.
   returned: always
