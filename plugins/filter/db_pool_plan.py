@@ -159,7 +159,7 @@ def _weigh(reads):
 
 def _refusal(options, weighed, corroborated_by):
     """Why the options cannot be taken on this evidence ("" when they can)."""
-    missing = weighed.missing_reads_set()
+    missing = weighed.missing_reads()
     if "activity" in missing:
         return "no fix: every option decides from %s, which could not be read" % weighed.unread(["activity"], READ_LABELS)
     if options == ["none"]:
@@ -216,7 +216,7 @@ def db_pool_plan(evidence, app_user, usage_percent=80, raise_to=30, pool_instanc
             reason = "raising the pool is not possible (%s); a restart resets the pool" % raise_["why"]
     # The application's own view: its pool at its maximum, or connection errors in its logs.
     corroborated_by = (["pool %s of %s available" % (int(available), "?" if size is None else int(size))] if pool_full else []) + (
-        ["%d connection error line(s) in the application's logs" % errors] if errors and not weighed.has_missing("logs") else [])
+        ["%d connection error line(s) in the application's logs" % errors] if errors and "logs" not in weighed.missing_reads() else [])
     refused = ""
     if weighed.automation_errors:
         options, reason, cause = ["none"], "the automation's own reads failed; nothing is decided from them", (

@@ -197,7 +197,7 @@ def _weigh(reads, evidence):
 
 def _refusal(incident, option, weighed):
     """Why option cannot be taken on this evidence ("" when it can)."""
-    lacking = [read for read in NEEDS[incident].get(option, ()) if read in weighed.missing_reads_set()]
+    lacking = [read for read in NEEDS[incident].get(option, ()) if read in weighed.missing_reads()]
     if not lacking:
         return ""
     return "no fix: %s needs %s, which could not be read" % (option, weighed.unread(lacking, LABELS))
@@ -214,7 +214,7 @@ def ecs_plan(evidence, incident, recent_deploy_seconds=3600, error_rate_percent=
                    oom_window_seconds=oom_window_seconds)
     option, reason, cause = DECIDERS[incident](evidence, ecs, options)
     refused = ""
-    undecided = [read for read in DECIDES[incident] if read in weighed.missing_reads_set()]
+    undecided = [read for read in DECIDES[incident] if read in weighed.missing_reads()]
     if weighed.automation_errors:
         option, reason, cause = "none", "the automation's own reads failed; nothing is decided from them", (
             "unknown: " + "; ".join(weighed.automation_errors))

@@ -71,7 +71,6 @@ class Evidence:
     def __init__(self):
         self.missing = []
         self._automation = {}
-        self._read = set()
 
     @property
     def automation_errors(self):
@@ -82,7 +81,6 @@ class Evidence:
     def read(self, read_id, label, result):
         """The result when the read answered, else None (recorded as missing or as the automation's fault)."""
         if result is not None and not result.get("failed") and not result.get("skipped"):
-            self._read.add(read_id)
             return result
         if result is None or result.get("skipped"):
             reason = "not read"
@@ -105,19 +103,13 @@ class Evidence:
         if error_kind(reason) in AUTOMATION_KINDS:
             self.failure(read_id, label, reason)
 
-    def missing_reads_set(self):
-        return set(item["read"] for item in self.missing)
+    def missing_reads(self):
+        return sorted(set(item["read"] for item in self.missing))
 
     def unread(self, read_ids, labels):
         """"<label> (<reason>)" for each of read_ids that is missing: what a refusal names."""
         reasons = dict((item["read"], item["reason"]) for item in self.missing)
         return ", ".join("%s (%s)" % (labels.get(read, read), reasons[read]) for read in read_ids if read in reasons)
-
-    def has_missing(self, read_id):
-        return read_id in self.missing_reads_set()
-
-    def has(self, read_id):
-        return read_id in self._read
 
     def missing_text(self):
         return ["%s (%s: %s)" % (item["what"], item["kind"], item["reason"]) for item in self.missing]
@@ -127,5 +119,5 @@ class Evidence:
         return {
             "automation_errors": list(self.automation_errors),
             "missing_evidence": self.missing_text(),
-            "missing_reads": sorted(set(item["read"] for item in self.missing)),
+            "missing_reads": self.missing_reads(),
         }
