@@ -61,6 +61,10 @@ WHOLE_FIXES = {
 }
 
 
+# Faults that end the lab's own sessions too (the proxies drop every connection): the incident they held is gone.
+DISRUPTIVE = {("postgres", "down"), ("postgres", "slow"), ("postgres", "wrong_password"), ("redis", "down")}
+
+
 def destructive(entries):
     return sorted({(entry["backend"], entry["operation"]) for entry in entries if entry["backend"] not in NOTIFICATIONS})
 
@@ -125,8 +129,8 @@ def test_fault_matrix(playbook, healed_lab, lab_control):
             lab_control.break_incident(playbook)
             broken = True
         result, seconds, journal = run_cell(lab_control, playbook, backend, mode, check)
-        if destructive(journal):
-            broken = False  # the fix ran: break the service again for the next cell
+        if destructive(journal) or (backend, mode) in DISRUPTIVE:
+            broken = False  # the fix ran, or the fault ended the incident's sessions: break the service again
         found = problems_of(playbook, backend, mode, check, result, seconds, journal, WHOLE_FIXES[playbook])
         rows.append("%-17s %-9s %-14s %-6s rc=%-2d %5.1f s  %s" % (
             playbook, backend, mode, "check" if check else "fix", result.returncode, seconds,
