@@ -201,7 +201,9 @@ def describe_error(exc, url, method, timeout):
             return "%s: the answer is not JSON (HTTP %s) - check api_url points at the Slack Web API" % (where, status)
         if error:
             hint = HINTS.get(error)
-            return "%s: %s%s" % (where, error, " - %s" % hint if hint else "")
+            # Slack answers most errors with HTTP 200; a 5xx is Slack's own outage, worth saying as such.
+            server = " (HTTP %s - Slack's side)" % status if status and status >= 500 else ""
+            return "%s: %s%s%s" % (where, error, server, " - %s" % hint if hint else "")
         if status and status >= 400:
             return "%s: HTTP %s - check api_url points at the Slack Web API" % (where, status)
         return "%s: unexpected answer (HTTP %s, no error field)" % (where, status)
