@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import threading
 from typing import Any, Callable
 
@@ -263,8 +264,9 @@ LAYERS: dict[str, Layer] = {"aws": AwsLayer(), "datadog": DatadogLayer(), "slack
 
 
 class ListenerSwitch:
-    """A backend-wide ``down`` closes the server's listening socket (the port stays bound without listening, so
-    connections are refused and no outgoing connection can take it); clearing it listens again."""
+    """A backend-wide ``down`` stops the server's listening socket listening without closing it (Linux: shutdown of
+    a listening socket): the port stays bound, connections are refused, and no
+    rebind can find it taken; clearing it listens again."""
 
     def __init__(self, server: BaseWSGIServer, port: int, name: str, backend: str) -> None:
         self.server, self.port, self.name, self.backend = server, port, name, backend
@@ -275,15 +277,13 @@ class ListenerSwitch:
         TABLE.on_change(self.backend, self.apply)
 
     def apply(self) -> None:
-        from .http_util import bind_port
-
         down = TABLE.backend_wide(self.backend, "down") is not None
         with self._lock:
             if down and not self.closed:
+                held = self.server.socket.dup()  # werkzeug closes its own descriptor when the loop ends
                 self.server.shutdown()  # the serve_forever loop ends within its 0.5 s poll
-                listener = self.server.socket
-                listener.close()
-                self.server.socket = bind_port(self.port)
+                held.shutdown(socket.SHUT_RDWR)  # Linux: a listening socket shut for reading stops listening, still bound
+                self.server.socket = held
                 self.closed = True
                 log.info("%s: listener on :%s closed (fault)", self.name, self.port)
             elif not down and self.closed:
