@@ -136,7 +136,7 @@ def _rest_routes(service: str) -> dict[str, list[tuple[str, str, tuple[str, ...]
 
 @functools.lru_cache(maxsize=2048)
 def _uri_pattern(uri: str) -> tuple[re.Pattern, tuple[tuple[str, str | None], ...]]:
-    path, _, qs = uri.partition("?")
+    path, _mark, qs = uri.partition("?")
     regex = "^" + re.sub(r"\\\{(\w+)(\\\+)?\\\}",
                          lambda m: f"(?P<{m[1]}>.+)" if m[2] else f"(?P<{m[1]}>[^/]+)", re.escape(path))
     wanted = tuple((k, v if sep else None) for k, sep, v in (p.partition("=") for p in qs.split("&") if p))

@@ -289,6 +289,8 @@ def iam(enforce: bool | None = None, policy: dict[str, Any] | None = None, reset
     if policy is not None:
         body["policy"] = policy
     return _request(cfg, "POST", "/iam", body)
+
+
 def fault(backend: str, mode: str, operation: str | None = None, seconds: float | None = None) -> dict[str, Any]:
     """Inject a fault (lab/faults.py) until clear_faults() or heal(); returns ``{"fault": {...}, "faults": [...]}``.
     A wrong backend/mode/option raises LabError with exit_code 2 and changes nothing."""

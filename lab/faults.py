@@ -51,8 +51,8 @@ class Fault:
         self.cleared.wait(self.seconds or 0)
 
 
-def check(backend: Any, mode: Any, operation: Any = None, seconds: Any = None) -> tuple[str, str, str | None,
-                                                                                          float | None]:
+def check(backend: Any, mode: Any, operation: Any = None,
+          seconds: Any = None) -> tuple[str, str, str | None, float | None]:
     """The fault's normalized (backend, mode, operation, seconds), or LabError (exit 2) saying what is wrong."""
     if backend not in MODES:
         raise LabError(f"unknown fault backend {backend!r}; valid: {', '.join(MODES)}", exit_code=2)

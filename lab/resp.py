@@ -43,7 +43,7 @@ def parse(buf: bytes, pos: int = 0) -> tuple[int, bytes, Any]:
         if count < 0:
             return eol + 2, kind, None
         items, cursor = [], eol + 2
-        for _ in range(count * AGGREGATES[kind]):
+        for _item in range(count * AGGREGATES[kind]):
             cursor, _kind, value = parse(buf, cursor)
             items.append(value)
         return cursor, kind, items

@@ -136,7 +136,7 @@ def test_fault_matrix(playbook, healed_lab, lab_control):
             playbook, backend, mode, "check" if check else "fix", result.returncode, seconds,
             "fix ran" if destructive(journal) else "no change"))
         if found:
-            failed.append("%s %s %s: %s\n%s" % (backend, mode, "check" if check else "fix", "; ".join(found),
-                                                 output(result)[-3000:]))
+            cell = "%s %s %s" % (backend, mode, "check" if check else "fix")
+            failed.append("%s: %s\n%s" % (cell, "; ".join(found), output(result)[-3000:]))
     print("\n".join(rows))
     assert not failed, "\n\n".join(failed)

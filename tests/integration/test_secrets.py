@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 from helpers import lab_secrets, output, run_playbook, sink
-from test_ansible_runner import awx_extravars, private_data_dir, run_job  # noqa: F401 - private_data_dir is a fixture
+from test_ansible_runner import awx_extravars, run_job
+# private_data_dir is a fixture: imported so that pytest finds it here.
+from test_ansible_runner import private_data_dir  # noqa: F401  # pylint: disable=unused-import
 
 
 def leaks(text, secrets):

@@ -42,8 +42,8 @@ def test_fault_status_clear(lab):
     listed = json.loads(run_cli("fault", "--json").stdout)
     assert listed == [{"backend": "aws", "mode": "throttling", "operation": "UpdateService", "seconds": None},
                       {"backend": "redis", "mode": "slow", "operation": None, "seconds": 2.0}]
-    assert run_cli("fault", "status").stdout.splitlines() == ["fault: aws throttling --operation UpdateService",
-                                                             "fault: redis slow --seconds 2"]
+    assert run_cli("fault", "status").stdout.splitlines() == [
+        "fault: aws throttling --operation UpdateService", "fault: redis slow --seconds 2"]
     assert "  faults      aws throttling --operation UpdateService; redis slow --seconds 2" in \
         run_cli("status").stdout.splitlines()
     assert json.loads(run_cli("status", "--json").stdout)["faults"] == listed

@@ -69,8 +69,8 @@ def test_access_denied_names_the_action_as_iam_does(lab, aws):
     assert message.startswith("User: arn:aws:iam::123456789012:user/")
     assert f"is not authorized to perform: ecs:UpdateService on resource: arn:aws:ecs:us-east-1:123456789012:" \
            f"service/{CLUSTER}/{SERVICE}" in message
-    assert lab_client.status()["faults"] == [{"backend": "aws", "mode": "access_denied",
-                                               "operation": "UpdateService", "seconds": None}]
+    assert lab_client.status()["faults"] == [
+        {"backend": "aws", "mode": "access_denied", "operation": "UpdateService", "seconds": None}]
 
 
 def test_aws_down_refuses_connections_and_down_for_one_operation_resets_it(lab, aws):

@@ -96,8 +96,8 @@ def test_notifications_are_journaled_without_tokens(lab):
         "routing_key": lab["pagerduty"]["routing_key"], "event_action": "trigger",
         "payload": {"summary": "Sample Service down", "source": "tests", "severity": "critical"}})
     assert code == 202
-    code, _ = http("POST", lab["datadog"]["url"] + "/api/v1/events", {"title": "Incident opened", "text": "SEV2"},
-                   headers={"DD-API-KEY": lab["datadog"]["api_key"]})
+    code, _body = http("POST", lab["datadog"]["url"] + "/api/v1/events", {"title": "Incident opened", "text": "SEV2"},
+                       headers={"DD-API-KEY": lab["datadog"]["api_key"]})
     assert code in (200, 202)
     entries = lab_client.journal(since=since)
     assert _ops(entries) == [("slack", "chat.postMessage"), ("slack", "conversations.setTopic"),
