@@ -55,7 +55,7 @@ def connect(params, host=None, port=None):
     timeout = bounded(params["connect_timeout"], params)
     # No client-side retries: redis-py retries refused connections with backoff by default, which turns
     # an instant "connection refused" into seconds. A probe reports the first answer; callers retry.
-    common = dict(socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False,
+    common = dict(socket_connect_timeout=timeout, socket_timeout=timeout,
                   retry=Retry(NoBackoff(), 0), health_check_interval=0)
     tls = {}
     if params.get("tls"):

@@ -13,6 +13,16 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
 
 
+def report(name, lines):
+    """Print a matrix's rows and keep them in tests/output/matrices/<name>.txt (under xdist a worker's output is not
+    shown; make lab-matrices prints the files)."""
+    folder = os.path.join(REPO, "tests", "output", "matrices")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name + ".txt"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def ansible_env(**extra):
     env = dict(os.environ)
     env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import output, run_playbook
+from helpers import output, report, run_playbook
 
 PLAYBOOKS = ("triage", "service_down", "high_error_rate", "memory_leak", "redis_down", "db_pool_exhausted",
              "verify_deploy", "postmortem")
@@ -34,4 +34,5 @@ def test_check_leaves_the_journal_empty(healed_lab, lab_control, state):
         ran[playbook] = (result.returncode, round(seconds, 1))
     time.sleep(0.4)  # the PostgreSQL recorder reads the server's log
     assert lab_control.journal(since=started) == [], ran
-    print(state, ran)
+    report("check-leaves-no-trace-" + state, ["%-30s %-18s rc=%-2d %5.1f s" % (state, name, rc, seconds)
+                                              for name, (rc, seconds) in ran.items()])

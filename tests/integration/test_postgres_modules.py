@@ -22,7 +22,8 @@ def activity(status):
 
 @pytest.fixture
 def sessions(healed_lab):
-    """3 idle app sessions, 1 long query, 1 superuser, 1 protected app; closed afterwards."""
+    """3 idle app sessions, 1 long query (run by a thread; its pid in ``long_pid``), 1 superuser, 1 protected app;
+    closed afterwards."""
     pg = healed_lab["postgres"]
     opened = {
         "idle": [session(pg["app_dsn"], "sample-worker") for _index in range(3)],
@@ -32,28 +33,36 @@ def sessions(healed_lab):
     }
     for conn in opened["idle"] + [opened["superuser"], opened["protected"]]:
         conn.execute("SELECT 1")
-    long_query = threading.Thread(target=lambda: _quietly(opened["long"], "SELECT pg_sleep(20)"), daemon=True)
+    # The long query's connection is its thread's alone from here on: no other thread reads it.
+    opened["long_pid"] = opened["long"].info.backend_pid
+    backends = [conn.info.backend_pid for conn in opened["idle"] + [opened["superuser"], opened["protected"]]]
+    backends.append(opened["long_pid"])
+    long_query = threading.Thread(target=_run_then_close, args=(opened["long"], "SELECT pg_sleep(20)"), daemon=True)
     long_query.start()
     time.sleep(1.5)
     yield opened
-    everything = opened["idle"] + [opened["superuser"], opened["protected"], opened["long"]]
-    # End the backends first: closing a connection whose query runs in another thread leaves pg_sleep going,
-    # and the next test would see it.
+    # End the backends first (the long query's thread then closes its own connection): a connection closed
+    # while another thread waits on it can crash the interpreter inside psycopg's C code, or hand its socket to
+    # the next connection while the thread still reads from it.
     with psycopg.connect(pg["admin_dsn"], autocommit=True, connect_timeout=10) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
-                      ([conn.info.backend_pid for conn in everything],))
-    for conn in everything:
+                      (backends,))
+    long_query.join(30)
+    assert not long_query.is_alive(), "the long query's thread did not end after its backend was terminated"
+    for conn in opened["idle"] + [opened["superuser"], opened["protected"]]:
         try:
             conn.close()
         except psycopg.Error:
             pass
 
 
-def _quietly(conn, sql):
+def _run_then_close(conn, sql):
     try:
         conn.execute(sql)
     except psycopg.Error:
         pass
+    finally:
+        conn.close()
 
 
 def pids(conns):
@@ -89,8 +98,9 @@ def test_terminate_ends_exactly_the_selected_sessions_and_spares_the_guarded_one
     assert result.returncode == 0, text
     alive = {row[0] for row in activity(healed_lab)}
     assert not alive & set(pids(sessions["idle"]))
-    for name in ("superuser", "protected", "long"):
+    for name in ("superuser", "protected"):
         assert sessions[name].info.backend_pid in alive, name
+    assert sessions["long_pid"] in alive
     with session(pg["app_dsn"], "sample-new") as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     rerun, text = adhoc("postgres_terminate", args, secret=pg["automation_dsn"])

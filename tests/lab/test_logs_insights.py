@@ -92,7 +92,7 @@ def test_a_query_runs_then_completes_and_can_be_stopped(window, aws):
     ("stats by level", "aggregate"),
     ("frobnicate level", "unknown command"),
 ])
-def test_unsupported_or_broken_queries_are_malformed(lab, aws, query, says):
+def test_unsupported_or_broken_queries_are_malformed(window, aws, query, says):
     with pytest.raises(ClientError) as err:
         aws("logs").start_query(logGroupName=GROUP, startTime=0, endTime=int(time.time()), queryString=query)
     error = err.value.response["Error"]
