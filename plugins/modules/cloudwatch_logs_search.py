@@ -11,7 +11,8 @@ short_description: Search a CloudWatch Logs group with a filter pattern over a t
 version_added: 0.1.0
 description:
   - The runbook's C(aws logs tail LOG_GROUP --since 10m --filter-pattern PATTERN), as data. Returns the
-    matching events (oldest first, as C(aws logs tail) prints them) up to O(limit), and how many matched.
+    matching events (oldest first, as C(aws logs tail) prints them) up to O(limit) - the first or, with
+    O(keep=newest), the last of the window - and how many.
   - Uses CloudWatch Logs FilterLogEvents with the standard filter pattern syntax.
   - Never changes anything.
 author:
@@ -46,6 +47,14 @@ options:
     description: Most events to return, 1 to 10000 (the count of matches is capped at the same number).
     type: int
     default: 100
+  keep:
+    description:
+      - Which events to return when more than O(limit) match. C(oldest) stops at the first O(limit);
+        C(newest) reads the whole window (at most 100 pages) and returns the last O(limit), for a diagnosis
+        that asks what the service logs now when an earlier outage in the window logged more.
+    type: str
+    choices: [oldest, newest]
+    default: oldest
 """
 
 EXAMPLES = r"""
