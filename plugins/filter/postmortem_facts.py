@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.sre.incident.plugins.module_utils.common import to_epoch
+from ansible_collections.sre.incident.plugins.plugin_utils.incident_types import incident_types
 
 DOCUMENTATION = r"""
 name: postmortem_facts
@@ -49,14 +50,11 @@ _value:
   type: dict
 """
 
-TITLES = {
-    "service_down": "Service Down / 502 Errors",
-    "db_pool_exhausted": "Database Connection Pool Exhausted",
-    "redis_down": "Redis Cache Down",
-    "high_error_rate": "High Error Rate",
-    "memory_leak": "Memory Leak / OOM",
-}
 COMMS_ACTIONS = ("slack_message", "slack_channel", "pagerduty_event", "datadog_event", "incident_record", "debug")
+
+
+def _title(incident_type, otherwise):
+    return incident_types().get(incident_type, {}).get("title", otherwise)
 
 
 def _hhmm(epoch):
@@ -87,7 +85,7 @@ def _timeline(record, timeline):
     triage = details.get("triage") or {}
     suspected = (triage.get("suspected") or [{}])[0].get("reason") if triage.get("suspected") else None
     add(record.get("detected_at"), "Alert triggered: %s (%s)" % (
-        suspected or record.get("severity_reason") or TITLES.get(record.get("incident_type"), "incident"), record.get("severity")))
+        suspected or record.get("severity_reason") or _title(record.get("incident_type"), "incident"), record.get("severity")))
     runs = record.get("runs") or []
     add(record.get("acknowledged_at"), "On-call acknowledged (%s) and began investigation" % (
         record.get("created_by") or (runs[0].get("by") if runs else "on-call")))
@@ -118,7 +116,7 @@ def postmortem_facts(record, timeline, follow_up_items=None):
     detected, acknowledged, resolved = (to_epoch(record.get(key)) for key in ("detected_at", "acknowledged_at", "resolved_at"))
     end = resolved if resolved is not None else time.time()
     duration = int(round((end - detected) / 60.0)) if detected is not None else None
-    title = TITLES.get(record.get("incident_type"), record.get("incident_type") or "Incident")
+    title = _title(record.get("incident_type"), record.get("incident_type") or "Incident")
     actions = record.get("actions") or []
     failed = [event for event in events if event.get("status") == "failed"]
     fixes = [event for event in events if event.get("changed") and _short(event.get("action")) not in COMMS_ACTIONS]

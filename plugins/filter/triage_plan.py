@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ansible_collections.sre.incident.plugins.filter.severity import severity
 from ansible_collections.sre.incident.plugins.module_utils.common import metric_value
+from ansible_collections.sre.incident.plugins.plugin_utils.incident_types import incident_types, matches
 
 DOCUMENTATION = r"""
 name: triage_plan
@@ -81,14 +82,6 @@ _value:
   type: dict
 """
 
-PLAYBOOKS = {
-    "service_down": "playbooks/service_down.yml",
-    "redis_down": "playbooks/redis_down.yml",
-    "db_pool_exhausted": "playbooks/db_pool_exhausted.yml",
-    "memory_leak": "playbooks/memory_leak.yml",
-    "high_error_rate": "playbooks/high_error_rate.yml",
-}
-
 
 def error_rate(metrics, key="latest"):
     """Errors / requests in percent: of the last point (what is happening now), or "avg" over the window."""
@@ -138,22 +131,15 @@ def triage_plan(evidence, error_rate_percent=5, memory_percent=90, hit_rate_min=
     rate = error_rate(metrics)
     suspected = []
 
-    def add(incident, reason):
-        suspected.append({"incident": incident, "playbook": PLAYBOOKS[incident], "reason": reason})
-
-    if status is None or status >= 500:
-        add("service_down", "health endpoint %s" % ("unreachable" if status is None else "answers %s" % status))
-    hit_rate = metric_value(metrics, "cache_hit_rate")
-    if hit_rate is not None and hit_rate < hit_rate_min:
-        add("redis_down", "cache hit rate %s (below %s)" % (hit_rate, hit_rate_min))
-    available = metric_value(metrics, "pool_available")
-    if available is not None and available <= 0:
-        add("db_pool_exhausted", "no free database pool connection (available %s)" % int(available))
-    memory = metric_value(metrics, "memory")
-    if memory is not None and memory > memory_percent:
-        add("memory_leak", "memory at %s %% (above %s %%)" % (memory, memory_percent))
-    if rate is not None and rate > error_rate_percent:
-        add("high_error_rate", "error rate %s %% (above %s %%)" % (rate, error_rate_percent))
+    signals = {"health_status": status, "error_rate_percent": rate}
+    for incident, entry in incident_types().items():
+        rule = entry["symptom"]
+        value = signals[rule["signal"]] if rule["signal"] in signals else metric_value(metrics, rule["signal"])
+        hit, limit = matches(rule, value, options)
+        if hit:
+            shown = ("unreachable" if value is None else "answers %s" % value) if rule.get("unhealthy") else value
+            suspected.append({"incident": incident, "playbook": entry["playbook"],
+                              "reason": rule["reason"].format(value=shown, limit=limit)})
     first = suspected[0] if suspected else {"incident": "none", "playbook": None}
     result = {"service": host, "health_status": status, "suspected": suspected, "incident": first["incident"],
               "playbook": first["playbook"], "error_rate_percent": error_rate(metrics, "avg"), "current_error_rate_percent": rate,

@@ -12,6 +12,7 @@
 """
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.sre.incident.plugins.filter.awx_objects import awx_objects
+from ansible_collections.sre.incident.plugins.plugin_utils.incident_types import incident_types
 
 REPO = Path(__file__).resolve().parents[2]
 AWX = REPO / "awx"
@@ -47,9 +50,16 @@ def load(path):
 
 
 def awx_data():
+    """The vars files as configure_controller.yml sees them; the incident types' part built from the registry
+    (test_the_vars_files_render_to_the_same_in_ansible checks that Ansible renders them alike)."""
     data = {}
     for name in ("controller", "surveys", "job_templates", "workflows"):
         data.update(load(AWX / "vars" / ("%s.yml" % name)))
+    types = incident_types()
+    others = data["awx_other_job_templates"]
+    data["awx_job_templates"] = others[:2] + awx_objects(types, "job_templates") + others[2:]
+    data["awx_surveys"] = dict(data["awx_other_surveys"], **awx_objects(types, "surveys"))
+    data["awx_workflows"] = awx_objects(types, "workflows", organization=data["awx_organization"])
     return data
 
 
@@ -414,6 +424,24 @@ def test_syntax_check_with_awx_awx_resolved_offline(awx_collection):  # pylint: 
     result = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "awx/configure_controller.yml", "--syntax-check"],
                             cwd=str(REPO), env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_vars_files_render_to_the_same_in_ansible(tmp_path):
+    """What configure_controller.yml loops over, rendered by Ansible from awx/vars/*.yml and the registry."""
+    out = tmp_path / "rendered.json"
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "vars_files": [str(AWX / "vars" / ("%s.yml" % name)) for name in ("controller", "surveys", "job_templates", "workflows")],
+             "tasks": [{"ansible.builtin.copy": {"dest": str(out), "content": "{{ {'t': awx_job_templates, 's': awx_surveys, "
+                                                                              "'w': awx_workflows} | to_json }}"}}]}]
+    (tmp_path / "render.yml").write_text(yaml.safe_dump(play))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    result = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
+                             "-e", "ansible_python_interpreter=%s" % sys.executable, str(tmp_path / "render.yml")],
+                            cwd=str(REPO), env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rendered = json.loads(out.read_text())
+    assert rendered == {"t": TEMPLATES, "s": SURVEYS, "w": WORKFLOWS}
 
 
 def test_the_secret_variables_are_the_ones_the_credentials_use():
