@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run independent read steps (modules) at the same time, for a diagnosis measured in seconds.
 
-This collection's read modules (module_utils/steps) run in threads: right in this worker when a module of this
-host would run on this machine, with this Python, as this user and environment; otherwise in module processes of
-sre.incident.run_concurrently. Any other module runs through _execute_module, as a task would. Either way the
-steps get the task's check mode, their own argument checks and no_log masking. module_defaults of this
+This collection's read modules (module_utils/steps) run in threads right in this worker when a module of this
+host would run on this machine, with this Python, as this user and environment. Every other step runs through
+_execute_module, as a task would (delegate_to a host in the VPC, another Python, become). Either way the steps get
+the task's check mode, their own argument checks and no_log masking. module_defaults of this
 collection's action groups, and module_defaults keyed by a step's module name, apply to the steps as they would
 to tasks.
 """
@@ -23,23 +23,12 @@ import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.sre.incident.plugins.module_utils.in_process import run_steps, share_out, short_name
-from ansible_collections.sre.incident.plugins.plugin_utils import read_ahead
+from ansible_collections.sre.incident.plugins.module_utils.in_process import run_steps, short_name
+from ansible_collections.sre.incident.plugins.module_utils.validate import input_problems
+from ansible_collections.sre.incident.plugins.modules.run_concurrently import ARGUMENT_SPEC, LIMITS
 
 COLLECTION = "sre.incident"
-# Longest wait for steps read ahead by an earlier task; their own timeouts end them well before. Past it, or when
-# their reader died, the steps are read again. With a run's deadline, the wait ends a moment after it.
-READ_AHEAD_WAIT_SECONDS = 120
-READ_AHEAD_PAST_DEADLINE_SECONDS = 5
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
-
-STEP_SPEC = dict(
-    id=dict(type="str", required=True),
-    name=dict(type="str", required=True),
-    module=dict(type="str", required=True),
-    args=dict(type="dict", default={}),
-)
-
 
 def _action_groups():
     """{'sre.incident.elasticache_info': ['sre.incident.aws'], ...} from this collection's meta/runtime.yml."""
@@ -59,7 +48,7 @@ class ActionModule(ActionBase):
     while a step's module process runs, which is the part worth overlapping."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "processes", "read_ahead", "continue_on_failure"))
+    _VALID_ARGS = frozenset(("steps", "max_workers", "known_results", "continue_on_failure"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,22 +68,15 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=dict(
-            steps=dict(type="list", elements="dict", required=True, options=STEP_SPEC),
-            max_workers=dict(type="int", default=8),
-            known_results=dict(type="dict", default={}),
-            processes=dict(type="int", default=2),
-            read_ahead=dict(type="list", elements="str", default=[]),
-            continue_on_failure=dict(type="bool", default=False),
-        ))
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        problems = input_problems(ARGUMENT_SPEC, self._task.args, args, LIMITS)
+        if problems:
+            raise AnsibleActionFail("; ".join(problems))
         steps = args["steps"]
         ids = [step["id"] for step in steps]
         if len(set(ids)) != len(ids):
             raise AnsibleActionFail("steps: every id must be unique (got %s)" % ", ".join(ids))
-        strangers = sorted(set(args["read_ahead"]) - set(ids))
-        if strangers:
-            raise AnsibleActionFail("read_ahead: %s not among the steps' ids (%s)" % (", ".join(strangers), ", ".join(ids)))
-        known = self._redeem(args["known_results"], ids, self._read_ahead_wait())
+        known = {step_id: answer for step_id, answer in args["known_results"].items() if step_id in ids}
         unqualified = [step["module"] for step in steps if step["module"].count(".") < 2]
         if unqualified:
             raise AnsibleActionFail("steps: modules must be fully qualified, e.g. ansible.builtin.uri (got %s)" % ", ".join(unqualified))
@@ -104,28 +86,20 @@ class ActionModule(ActionBase):
         calls = [(step, self._with_defaults(step["module"], step["args"], groups, omit) if step["id"] not in known else None)
                  for step in steps]
 
-        # This collection's read modules run together in threads (module_utils/steps): right here when a module
-        # would run on this machine with this Python, else in a few module processes. Any other module runs in
-        # its own process, as a task would.
+        # This collection's read modules run in threads right here when the host's module would run on this machine
+        # with this Python; any other step runs in its own module process, as a task would.
         to_run = [(step, module_args) for step, module_args in calls if step["id"] not in known]
-        together = [(step, module_args) for step, module_args in to_run if short_name(step["module"])]
-        apart = [(step, module_args) for step, module_args in to_run if not short_name(step["module"])]
+        runs_here = self._runs_here(task_vars)
+        here = [(step, module_args) for step, module_args in to_run if runs_here and short_name(step["module"])]
+        apart = [(step, module_args) for step, module_args in to_run if not (runs_here and short_name(step["module"]))]
         jobs = [lambda call=call: {call[0]["id"]: self._run_step(call[0], call[1], task_vars)} for call in apart]
-        tickets = {}
-        if together and self._runs_here(task_vars):
-            tickets = self._start_reading_ahead([call for call in together if call[0]["id"] in args["read_ahead"]], args["max_workers"])
-            here = [call for call in together if call[0]["id"] not in tickets]
-            if here:
-                jobs.insert(0, lambda: self._run_here(here, args["max_workers"]))
-        elif together:
-            for group in share_out([short_name(step["module"]) for step, _args in together], args["processes"]):
-                jobs.insert(0, lambda group=group: self._run_together([together[index] for index in group], args["max_workers"], task_vars))
+        if here:
+            jobs.insert(0, lambda: self._run_here(here, args["max_workers"]))
 
         # Threads share this action's connection; that is only safe when modules are piped to the
         # interpreter (no remote temp directory to share). Otherwise run the jobs one after another.
         workers = args["max_workers"] if self._is_pipelining_enabled("new") else 1
         answered = dict((step["id"], dict({"_step_seconds": 0.0}, **known[step["id"]])) for step in steps if step["id"] in known)
-        answered.update(tickets)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1))) as pool:
             for answer in pool.map(lambda job: job(), jobs):
                 answered.update(answer)
@@ -145,50 +119,9 @@ class ActionModule(ActionBase):
             result["failed"] = not args["continue_on_failure"] or out_of_time
             result["msg"] = "; ".join("%s: %s" % (line["name"], line["msg"] or "failed") for line in failed)
         else:
-            result["msg"] = ", ".join("%s (%s)" % (line["name"], "reading ahead" if line["id"] in tickets else "%.1fs" % line["seconds"])
+            result["msg"] = ", ".join("%s (%s)" % (line["name"], "%.1fs" % line["seconds"])
                                       for line in result["steps"])
         return result
-
-    def _start_reading_ahead(self, calls, max_workers):
-        """{id: ticket answer} for steps now read ahead in a process of their own (none when that cannot start:
-        then they are read here with the others)."""
-        if not calls:
-            return {}
-        ticket = read_ahead.start([(step["id"], step["module"], step_args) for step, step_args in calls], bool(self._task.check_mode),
-                                  max_workers)
-        if ticket is None:
-            return {}
-        return dict((step["id"], {"read_ahead": ticket, "changed": False, "msg": "reading ahead", "_step_seconds": 0.0})
-                    for step, _args in calls)
-
-    def _read_ahead_wait(self):
-        """Seconds to wait for answers read ahead: READ_AHEAD_WAIT_SECONDS, or until just after the run's deadline
-        (the steps' deadline, from the collection's group/sre.incident.all module_defaults)."""
-        deadline = self._defaults_for("group/%s.all" % COLLECTION).get("deadline")
-        try:
-            left = float(deadline) - time.time()
-        except (TypeError, ValueError):  # no deadline (or omit)
-            return READ_AHEAD_WAIT_SECONDS
-        return max(0.0, min(READ_AHEAD_WAIT_SECONDS, left + READ_AHEAD_PAST_DEADLINE_SECONDS))
-
-    @staticmethod
-    def _redeem(known, ids, wait_seconds=READ_AHEAD_WAIT_SECONDS):
-        """known_results with the answers of steps an earlier task read ahead (waiting for them if need be); a
-        step whose reader died or never answered is left out, so it is read now."""
-        known = dict(known)
-        tickets = {}
-        for step_id in ids:
-            ticket = known[step_id].get("read_ahead") if isinstance(known.get(step_id), dict) else None
-            if ticket:
-                tickets.setdefault(str(ticket.get("path")), (ticket, []))[1].append(step_id)
-        for ticket, step_ids in tickets.values():
-            answers = read_ahead.redeem(ticket, wait_seconds) or {}
-            for step_id in step_ids:
-                if step_id in answers:
-                    known[step_id] = dict(answers[step_id]["answer"], _step_seconds=answers[step_id]["seconds"])
-                else:
-                    del known[step_id]
-        return known
 
     def _with_defaults(self, module, step_args, groups, omit):
         merged = {}
@@ -224,18 +157,6 @@ class ActionModule(ActionBase):
         answers = run_steps([(step["module"], step_args) for step, step_args in calls], bool(self._task.check_mode), max_workers,
                             loading=self._controller_lock)  # imports under the lock; the reads themselves overlap
         return dict((step["id"], dict(answer, _step_seconds=seconds)) for (step, _args), (answer, seconds) in zip(calls, answers))
-
-    def _run_together(self, calls, max_workers, task_vars):
-        """{id: answer} for steps run in threads of one sre.incident.run_concurrently module process."""
-        module_args = dict(max_workers=max_workers, steps=[dict(id=step["id"], name=step["name"], module=step["module"],
-                                                                args=step_args) for step, step_args in calls])
-        joint = self._run_step(dict(id="together", module="%s.run_concurrently" % COLLECTION), module_args, task_vars)
-        by_id, seconds = joint.get("by_id") or {}, joint.get("seconds") or {}
-        answers = {}
-        for step, _args in calls:
-            answer = by_id.get(step["id"]) or {"failed": True, "msg": joint.get("msg") or "no answer"}
-            answers[step["id"]] = dict(answer, _step_seconds=seconds.get(step["id"], joint["_step_seconds"]))
-        return answers
 
     def _run_step(self, step, module_args, task_vars):
         started = time.monotonic()

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: sre.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run a read module's logic (module_utils/steps/<name>.py) inside another module's process, in a thread.
+"""Run a read module's logic (module_utils/steps/<name>.py) in a thread of the worker (run_concurrently's action).
 
 A step gets a stand-in for AnsibleModule: its arguments are checked against the module's own SPEC by ansible's
 ArgumentSpecValidator (same types, defaults, aliases, required_* rules and no_log options as the module), and
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,23 +22,11 @@ from ansible_collections.sre.incident.plugins.module_utils.validate import input
 
 COLLECTION = "sre.incident"
 
-# Each module's client library: steps that share one run in the same process, which loads it once.
-LIBRARY = {
-    "cloudwatch_logs_insights_query": "boto3",
-    "cloudwatch_logs_search": "boto3",
-    "datadog_metric_query": "datadog-api-client",
-    "ecs_service_info": "boto3",
-    "elasticache_info": "boto3",
-    "http_probe": "urllib",
-    "postgres_activity_info": "psycopg",
-    "redis_probe": "redis",
-    "s3_heapdump_info": "boto3",
-    "ssm_parameter_info": "boto3",
-}
-IN_PROCESS = frozenset(LIBRARY)
-# Relative CPU cost of loading a library and making its first client (measured here: boto3 about three times the
-# others, endpoint and service models included).
-LOAD_COST = {"boto3": 3.0, "datadog-api-client": 1.0, "psycopg": 1.0, "redis": 1.0, "urllib": 0.5}
+# The collection's read modules whose logic (module_utils/steps/<name>.py) can run in a thread of the worker.
+IN_PROCESS = frozenset((
+    "cloudwatch_logs_insights_query", "cloudwatch_logs_search", "datadog_metric_query", "ecs_service_info", "elasticache_info",
+    "http_probe", "postgres_activity_info", "redis_probe", "s3_heapdump_info", "ssm_parameter_info",
+))
 
 
 def short_name(module_name):
@@ -48,49 +37,12 @@ def short_name(module_name):
     return None
 
 
-def share_out(names, processes):
-    """Indexes of names (module short names) in at most `processes` groups: a library's steps together, the groups
-    as even as whole libraries allow, so each process loads only the libraries of its own steps."""
-    by_library = {}
-    for index, name in enumerate(names):
-        by_library.setdefault(LIBRARY[name], []).append(index)
-    groups = [[] for _group in range(max(1, min(processes, len(by_library))))]
-    weight = [0.0] * len(groups)
-    for library in sorted(by_library, key=lambda name: (-LOAD_COST[name], name)):
-        lightest = weight.index(min(weight))
-        groups[lightest].extend(by_library[library])
-        weight[lightest] += LOAD_COST[library]
-    return [sorted(group) for group in groups if group]
-
-
 def load(name):
     """The steps/<name>.py of one IN_PROCESS module, imported only when a step uses it (each pulls in its
-    backend's client library: boto3, psycopg, redis). Written out one by one because AnsiballZ bundles what the
-    import statements name."""
-    # pylint: disable=import-outside-toplevel
-    if name == "cloudwatch_logs_insights_query":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_insights_query as step
-    elif name == "cloudwatch_logs_search":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import cloudwatch_logs_search as step
-    elif name == "datadog_metric_query":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import datadog_metric_query as step
-    elif name == "ecs_service_info":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import ecs_service_info as step
-    elif name == "elasticache_info":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import elasticache_info as step
-    elif name == "http_probe":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import http_probe as step
-    elif name == "postgres_activity_info":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import postgres_activity_info as step
-    elif name == "redis_probe":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import redis_probe as step
-    elif name == "s3_heapdump_info":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import s3_heapdump_info as step
-    elif name == "ssm_parameter_info":
-        from ansible_collections.sre.incident.plugins.module_utils.steps import ssm_parameter_info as step
-    else:
+    backend's client library: boto3, psycopg, redis)."""
+    if name not in IN_PROCESS:
         raise KeyError(name)
-    return step
+    return importlib.import_module("ansible_collections.sre.incident.plugins.module_utils.steps." + name)
 
 
 _RULES = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")

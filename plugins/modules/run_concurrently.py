@@ -12,17 +12,17 @@ version_added: 0.1.0
 description:
   - Runs several modules at once and returns each one's result by id, so a diagnosis that reads
     ElastiCache, Redis, Datadog and CloudWatch Logs takes as long as the slowest read rather than their sum.
-  - Steps that use this collection's read modules (the C(*_info), C(*_probe), C(*_query) and C(*_search) modules)
-    run together in threads, which loads each client library once instead of once per step. When the host's
-    modules would run on the controller with the controller's own Python (a local connection and
-    C(ansible_python_interpreter) equal to C(ansible_playbook_python), as in this project's inventories), they run
-    right in the task's worker process, unless the task uses C(become) or C(environment); otherwise in up to
-    O(processes) module processes.
+  - When the host's modules would run on the controller with the controller's own Python (a local connection and
+    C(ansible_python_interpreter) equal to C(ansible_playbook_python), as in this project's inventories, and no
+    C(delegate_to), C(become) or C(environment)), steps that use this collection's read modules (the C(*_info),
+    C(*_probe), C(*_query) and C(*_search) modules) run in threads right in the task's worker process, which
+    loads each client library once and starts no Python process.
   - Each such step's arguments are checked against its module's own argument spec (types, defaults, required
     options, no_log), its answer is masked with its own no_log values, and it is the module's answer without the
     C(invocation) (which would repeat the arguments).
-  - Any other module (for example C(ansible.builtin.uri)) runs as a task would, in its own process, at the same
-    time as the others when pipelining is enabled (the project's ansible.cfg enables it).
+  - Every other step (another module such as C(ansible.builtin.uri), or any step of a host whose modules run
+    elsewhere, for example delegated to a host in the VPC) runs as a task would, in its own module process, at the
+    same time as the others when pipelining is enabled (the project's ansible.cfg enables it).
   - The same check mode applies to every step, and the collection's C(module_defaults) action groups
     (C(group/sre.incident.aws), ...) apply to the steps.
   - Meant for reads.
@@ -60,34 +60,13 @@ options:
     description: Most steps running at the same time (1 to 32).
     type: int
     default: 8
-  processes:
-    description:
-      - Most module processes the collection's read steps are shared out over, when they run in module processes
-        (see the description); the steps of one client library stay together, so each process loads only its own.
-        From 1 to 8.
-    type: int
-    default: 2
   known_results:
     description:
       - Results of steps already read, by step id (for example read together with the triage's own reads, see
         the P(sre.incident.triage#role) role's C(triage_also_read)). Those steps are not run again; their results,
         failed or not, count as if they had just been read.
-      - A result an earlier task left as a ticket (see O(read_ahead)) is waited for; when its reader died or gave
-        no answer within 120 seconds, the step is read now.
     type: dict
     default: {}
-  read_ahead:
-    description:
-      - Ids of steps this task does not wait for - a later task needs them. When the steps would run in this
-        task's worker (see the description), these are started in a process of their own, forked from it, and
-        their entry in RV(by_id) is a ticket (C(read_ahead)); a later C(run_concurrently) task that lists the same
-        steps and gets these results in O(known_results) redeems the ticket, waiting for the answers if need be.
-        Otherwise they are read with the other steps.
-      - The answers wait, masked like any step's, in a file readable only by this user, in a private directory
-        under the system's temporary directory; the redeeming task removes it.
-    type: list
-    elements: str
-    default: []
   continue_on_failure:
     description:
       - When true, a step that fails does not fail the task - its result in RV(by_id) says what went wrong and its
@@ -99,7 +78,7 @@ options:
 attributes:
   action:
     support: full
-    description: An action plugin prepares the steps on the controller and runs the module for the in-process steps.
+    description: An action plugin runs the steps from the controller; this module only holds the documentation.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -151,57 +130,31 @@ msg:
   type: str
 """
 
-from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, run_steps, short_name
 from ansible_collections.sre.incident.plugins.module_utils.validate import Each, Fields, StrictModule, Text, Whole
 
 STEP_ID = Text(r"[A-Za-z0-9_.-]{1,100}", "letters, digits and _.- (at most 100)", max_length=100)
+ARGUMENT_SPEC = dict(
+    steps=dict(type="list", elements="dict", required=True, options=dict(
+        id=dict(type="str", required=True),
+        name=dict(type="str", required=True),
+        module=dict(type="str", required=True),
+        args=dict(type="dict", default={}),
+    )),
+    max_workers=dict(type="int", default=8),
+    known_results=dict(type="dict", default={}),
+    continue_on_failure=dict(type="bool", default=False),
+)
 LIMITS = dict(steps=Each(Fields(id=STEP_ID, name=Text(None, "text of at most 255 characters", max_length=255),
                                 module=Text(r"[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+", "a fully qualified module name", max_length=255)),
                          max_items=50, min_items=1),
-              max_workers=Whole(1, 32), processes=Whole(1, 8), read_ahead=Each(STEP_ID, max_items=50))
-
-
-class StepsModule(StrictModule):
-    def _log_invocation(self):
-        """Logs which steps ran, not their arguments: which of those are secret only each step's own spec says."""
-        self.log("Invoked with steps: %s" % ", ".join("%s=%s" % (step["id"], step["module"]) for step in self.params["steps"]))
+              max_workers=Whole(1, 32))
 
 
 def main():
-    module = StepsModule(
-        argument_spec=dict(
-            steps=dict(type="list", elements="dict", required=True, options=dict(
-                id=dict(type="str", required=True),
-                name=dict(type="str", required=True),
-                module=dict(type="str", required=True),
-                args=dict(type="dict", default={}),
-            )),
-            max_workers=dict(type="int", default=8),
-            known_results=dict(type="dict", default={}),
-            processes=dict(type="int", default=2),  # used by the action plugin, which shares the steps out
-            read_ahead=dict(type="list", elements="str", default=[]),  # used by the action plugin, which forks the reader
-            continue_on_failure=dict(type="bool", default=False),  # used by the action plugin, which decides the task's failure
-        ),
-        supports_check_mode=True,
-        limits=LIMITS,
-    )
-    known = module.params["known_results"]
-    steps = [step for step in module.params["steps"] if step["id"] not in known]
-    others = sorted(set(step["module"] for step in steps if not short_name(step["module"])))
-    if others:
-        module.fail_json(msg="run_concurrently: only these modules run in one process: %s (got %s); the action plugin "
-                         "runs any other module in its own" % (", ".join("sre.incident." + name for name in sorted(IN_PROCESS)),
-                                                               ", ".join(others)))
-    answers = run_steps([(step["module"], step["args"]) for step in steps], module.check_mode, module.params["max_workers"])
-    # The invocation lists the steps without their arguments: which of those are secret only each step's spec says.
-    by_id = dict((step["id"], answer) for step, (answer, _seconds) in zip(steps, answers))
-    by_id.update((step["id"], known[step["id"]]) for step in module.params["steps"] if step["id"] in known)
-    module.exit_json(
-        changed=any(result.get("changed") for result in by_id.values()),
-        invocation=dict(module_args=dict(steps=[dict(id=step["id"], module=step["module"]) for step in module.params["steps"]])),
-        by_id=by_id,
-        seconds=dict((step["id"], seconds) for step, (_answer, seconds) in zip(steps, answers)),
-    )
+    # The action plugin (plugins/action/run_concurrently.py) runs the steps and checks the same spec and limits.
+    module = StrictModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, limits=LIMITS)
+    module.fail_json(msg="sre.incident.run_concurrently runs as an action plugin on the controller; this module process "
+                         "cannot run its steps (is the collection's action plugin shadowed?)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Redis Cache Down end to end: the real playbook against the lab, outcomes read back from the backends."""
 
 import json
+import time
 from pathlib import Path
 
 import redis
@@ -146,7 +147,7 @@ def test_a_diagnosis_that_cannot_be_prepared_still_opens_and_tells_the_incident(
 
 def test_tags_verify_runs_only_the_verification(healed_lab, lab_control, tmp_path):
     """--tags verify after a fix made by hand: the checks run and pass; no diagnosis or fix is needed for it, and
-    none of its reads is started ahead (no read-ahead ticket is left behind)."""
+    nothing is left in TMPDIR."""
     lab_control.heal()
     before = snapshot(healed_lab)
 
@@ -157,19 +158,21 @@ def test_tags_verify_runs_only_the_verification(healed_lab, lab_control, tmp_pat
     assert "Test Redis (PING through the application's endpoint)" in text and "Mark the verification passed" in text
     assert "Taking option" not in text and "Would take option" not in text
     assert snapshot(healed_lab) == before
-    assert [path.name for path in tmp_path.glob("sre-incident-read-ahead-*/*")] == []
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_check_mode_reads_the_diagnosis_ahead_and_redeems_it(healed_lab, lab_control, tmp_path):
-    """The triage starts the diagnosis's reads; the diagnosis picks their answers up and removes the ticket."""
+def test_check_mode_reads_each_backend_once_and_writes_nothing_under_tmp(healed_lab, lab_control, tmp_path):
+    """The triage's one call reads the diagnosis too: ElastiCache is described once, and no file is left in TMPDIR."""
     lab_control.break_incident("redis_down")
+    started = time.time()
 
-    result, _seconds = run_playbook("redis_down.yml", "--check", "-v", env={"TMPDIR": str(tmp_path)})
+    result, _seconds = run_playbook("redis_down.yml", "--check", env={"TMPDIR": str(tmp_path)})
 
     text = output(result)
     assert result.returncode == 0, text
-    assert list(tmp_path.glob("sre-incident-read-ahead-*")), "no read-ahead directory: nothing was read ahead"
-    assert [path.name for path in tmp_path.glob("sre-incident-read-ahead-*/*")] == []
+    operations = [entry["operation"] for entry in lab_control.journal(since=started) if entry["backend"] == "aws"]
+    assert operations.count("DescribeReplicationGroups") == 1, operations
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_fix_role_without_a_diagnosis_says_what_to_run(healed_lab, tmp_path):

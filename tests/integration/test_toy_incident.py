@@ -22,6 +22,7 @@ ENTRY = """
   health_flapping:
     title: Health Flapping
     playbook: playbooks/health_flapping.yml
+    roles: {diagnose: sre.incident.health_flapping_diagnose, remediate: sre.incident.health_flapping_remediate}
     symptom: {signal: health_status, unhealthy: true, reason: "health endpoint {value} (flapping?)"}
     follow_up: [Find what makes the health check flap]
     alert_names: [HealthFlapping]
@@ -72,60 +73,14 @@ REMEDIATE = """---
 """
 
 PLAYBOOK = """---
+# Runbook: "Health Flapping"; the flow is frame/incident.yml's.
+#   -e health_flapping_remediation_option=rollback|none   force an option
 - name: Health Flapping
-  hosts: all
-  gather_facts: false
+  ansible.builtin.import_playbook: frame/incident.yml
   vars:
-    incident_deadline: "{{ 120 if ansible_check_mode else 600 }}"
     incident_type: health_flapping
+    incident_deadline: "{{ 120 if ansible_check_mode else 600 }}"
     health_flapping_remediation_option: ""
-  module_defaults:
-    group/sre.incident.all:
-      deadline: "{{ incident_deadline_at | default(omit) }}"
-    group/sre.incident.aws:
-      region: "{{ aws_region }}"
-      endpoint_url: "{{ aws_endpoint_url | default(omit) }}"
-      access_key: "{{ aws_access_key | default(omit) }}"
-      secret_key: "{{ aws_secret_key | default(omit) }}"
-    group/sre.incident.datadog:
-      api_url: "{{ datadog_api_url | default(omit) }}"
-      api_key: "{{ datadog_api_key | default(omit) }}"
-      app_key: "{{ datadog_app_key | default(omit) }}"
-    group/sre.incident.slack:
-      api_url: "{{ slack_api_url | default(omit) }}"
-      token: "{{ slack_token | default(omit) }}"
-    group/sre.incident.pagerduty:
-      api_url: "{{ pagerduty_api_url | default(omit) }}"
-      routing_key: "{{ pagerduty_routing_key | default(omit) }}"
-  tasks:
-    - name: Triage, incident record, initial response
-      ansible.builtin.import_tasks: tasks/incident_start.yml
-    - name: Runbook
-      block:
-        - name: Diagnose
-          ansible.builtin.import_role:
-            name: health_flapping_diagnose
-          tags: [diagnose, fix]
-        - name: Fix
-          ansible.builtin.import_role:
-            name: health_flapping_remediate
-          tags: [fix]
-      rescue:
-        - name: Keep the failure for the incident record and the channel
-          ansible.builtin.set_fact:
-            incident_failure: "{{ incident_failure_line }}"
-          tags: [always]
-    - name: Record, tell the channel, publish
-      ansible.builtin.import_tasks: tasks/incident_finish.yml
-      vars:
-        incident_outcome:
-          cause: "{{ health_flapping_diagnose_result.suspected_cause | default('') }}"
-          findings: "{{ health_flapping_diagnose_result.findings | default([]) }}"
-          option: "{{ health_flapping_remediate_result.option | default('not run') }}"
-          changed: "{{ health_flapping_remediate_result.changed | default(false) }}"
-          detail: "{{ health_flapping_remediate_result.detail | default([]) }}"
-          verified: false
-          identified_at: ""
 """
 
 # What the test writes into the scratch copy, and nothing else (the closing note of the registry issue lists them).

@@ -72,14 +72,41 @@ WORKFLOWS = DATA["awx_workflows"]
 
 # --- what the playbooks and roles read --------------------------------------------------------------------------
 
+PLAYBOOK_ACTIONS = {"import_playbook", "ansible.builtin.import_playbook"}
+
+
 def playbooks():
-    """Top-level playbooks (lists of plays); playbooks/tasks/ holds task files the playbooks import."""
+    """Top-level playbooks (lists of plays or imported playbooks); playbooks/tasks/ holds task files the playbooks
+    import, playbooks/frame/ the incident frame they import."""
     found = []
     for path in sorted((REPO / "playbooks").glob("*.yml")):
         content = load(path)
-        if isinstance(content, list) and all(isinstance(play, dict) and "hosts" in play for play in content):
+        if isinstance(content, list) and all(isinstance(play, dict) and ("hosts" in play or PLAYBOOK_ACTIONS & set(play))
+                                             for play in content):
             found.append(path.relative_to(REPO).as_posix())
     return found
+
+
+def plays_of(path, outer_vars=None):
+    """(play, its vars, its directory) of a playbook, following import_playbook: the import's vars win."""
+    for entry in load(path):
+        target = [entry[action] for action in PLAYBOOK_ACTIONS & set(entry)]
+        if target:
+            yield from plays_of(path.parent / target[0], dict(outer_vars or {}, **(entry.get("vars") or {})))
+        else:
+            yield entry, dict(entry.get("vars") or {}, **(outer_vars or {})), path.parent
+
+
+def resolve(value, play_vars):
+    """A role name or tasks_from as the frame templates it from the registry ({{ incident_roles.diagnose }})."""
+    match = re.fullmatch(r"\{\{\s*incident_roles((?:\.\w+)+)\s*(\|\s*default\('(\w+)'\))?\s*\}\}", str(value))
+    if not match:
+        assert "{{" not in str(value), "cannot resolve %s" % value
+        return value
+    found = incident_types()[play_vars["incident_type"]]["roles"]
+    for key in match.group(1).strip(".").split("."):
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if found is not None else match.group(3)
 
 
 def role_entry(name, entry):
@@ -119,17 +146,23 @@ def walk(tasks):
                 yield from walk(task[key])
 
 
-def role_invocations(tasks, base):
-    """(role name, entry point, task vars) of every import/include_role, following imported task files."""
+def role_invocations(tasks, base, play_vars, within=None):
+    """(role name, entry point, task vars) of every import/include_role, following imported task files and the
+    roles' own imports."""
     for task in walk(tasks):
         for action in ROLE_ACTIONS & set(task):
             spec = task[action]
-            yield spec["name"], spec.get("tasks_from", "main"), task.get("vars") or {}
+            name, entry = resolve(spec["name"], play_vars), resolve(spec.get("tasks_from", "main"), play_vars)
+            if name is None or name.split(".")[-1] == within:
+                continue  # a step the registry leaves out for this type; a role's own task files
+            yield name, entry, task.get("vars") or {}
+            role_tasks = REPO / "roles" / name.split(".")[-1] / "tasks"
+            yield from role_invocations(load(role_tasks / ("%s.yml" % entry)), role_tasks, play_vars, name.split(".")[-1])
         for action in TASK_ACTIONS & set(task):
             target = task[action]
             target = target["file"] if isinstance(target, dict) else target
             path = base / target
-            yield from role_invocations(load(path), path.parent)
+            yield from role_invocations(load(path), path.parent, play_vars, within)
 
 
 class PlaybookVars:
@@ -140,18 +173,17 @@ class PlaybookVars:
 
     def __init__(self, playbook):
         path = REPO / playbook
-        self.plays = load(path)
         self.comment = "".join(line for line in path.read_text().splitlines(True) if line.startswith("#"))
         self.play_vars = {}
         self.readable = set()
         self.specs = {}
         self.choices = {}
         self.groups = set()
-        for play in self.plays:
-            self.play_vars.update(play.get("vars") or {})
+        for play, play_vars, base in plays_of(path):
+            self.play_vars.update(play_vars)
             self.groups.update((play.get("module_defaults") or {}).keys())
             tasks = (play.get("pre_tasks") or []) + (play.get("tasks") or []) + (play.get("post_tasks") or [])
-            invocations = list(role_invocations(tasks, path.parent))
+            invocations = list(role_invocations(tasks, base, play_vars))
             invocations += [(role if isinstance(role, str) else role["role"], "main", {}) for role in play.get("roles") or []]
             for name, entry, task_vars in invocations:
                 defaults, options, role_tasks = role_entry(name, entry)
@@ -160,8 +192,9 @@ class PlaybookVars:
                 known = known_lists(role_tasks)
                 for var, spec in options.items():
                     self._add(var, spec, known)
-                for role_var, value in task_vars.items():
-                    match = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", str(value))
+                # A role variable fed by a play variable: role_var: "{{ var }}" in the task, or in the role's defaults.
+                for role_var, value in list(task_vars.items()) + list(defaults.items()):
+                    match = re.fullmatch(r"\{\{\s*(\w+)\s*(\|\s*default\([^)]*\)\s*)?(\|\s*bool\s*)?\}\}", str(value))
                     if match and role_var in options:
                         self._add(match.group(1), options[role_var], known, fed=role_var)
         self.readable.update(self.play_vars)

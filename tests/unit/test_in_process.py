@@ -1,5 +1,5 @@
-"""Read steps run in threads of one process (module_utils/in_process.py) and the run_concurrently module that
-uses it: argument checks as the module's own, secrets masked, one step's failure kept to that step."""
+"""Read steps run in threads of the worker (module_utils/in_process.py, as run_concurrently's action runs them):
+argument checks as the module's own, secrets masked, one step's failure kept to that step."""
 
 import json
 import threading
@@ -10,8 +10,14 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sre.incident.plugins.module_utils import in_process
-from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, LIBRARY, load, load_or_error, run_step, share_out
+from ansible_collections.sre.incident.plugins.module_utils.in_process import IN_PROCESS, load, load_or_error, run_step, run_steps
 from ansible_collections.sre.incident.plugins.modules import run_concurrently
+
+
+def by_id(steps, check_mode=False):
+    """{id: answer} of steps given as run_concurrently's, run as its action runs them in the worker."""
+    answers = run_steps([(step["module"], step["args"]) for step in steps], check_mode, 8)
+    return {step["id"]: answer for step, (answer, _seconds) in zip(steps, answers)}
 
 
 def fake_step(run, **spec):
@@ -72,7 +78,6 @@ def test_a_step_that_returns_without_an_answer_is_a_failure():
 
 
 def test_every_in_process_module_loads_and_has_a_spec():
-    assert IN_PROCESS == set(LIBRARY)
     for name in IN_PROCESS:
         step = load(name)
         assert step.SPEC["supports_check_mode"] is True and step.SPEC["argument_spec"]
@@ -81,20 +86,7 @@ def test_every_in_process_module_loads_and_has_a_spec():
         load("elasticache_failover")  # fix modules never run this way
 
 
-def test_share_out_keeps_a_library_in_one_process_and_balances_the_rest():
-    names = ["elasticache_info", "datadog_metric_query", "cloudwatch_logs_search", "redis_probe", "http_probe",
-             "datadog_metric_query"]
-    groups = share_out(names, 2)
-    assert sorted(index for group in groups for index in group) == list(range(len(names)))
-    assert len(groups) == 2
-    boto3_group = [group for group in groups if 0 in group][0]
-    assert 2 in boto3_group  # both boto3 steps together
-    assert not set(boto3_group) & {1, 3, 4, 5}  # boto3 is heavy enough to be alone
-    assert share_out(names, 1) == [list(range(len(names)))]
-    assert share_out(["redis_probe"], 4) == [[0]]
-
-
-def test_steps_overlap_in_threads(monkeypatch, capsys):
+def test_steps_overlap_in_threads(monkeypatch):
     """Two steps run at the same time (each waits for the other at a barrier; one after the other would fail)."""
     barrier = threading.Barrier(2, timeout=5)
 
@@ -104,87 +96,61 @@ def test_steps_overlap_in_threads(monkeypatch, capsys):
         module.exit_json(name=module.params["name"])
 
     monkeypatch.setattr(in_process, "load_or_error", lambda _name: fake_step(run))
-    args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a"}},
-                      {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
-    with patch_module_args(args), pytest.raises(SystemExit):
-        run_concurrently.main()
-    result = json.loads(capsys.readouterr().out)
-    assert result["by_id"] == {"a": {"name": "a", "changed": False}, "b": {"name": "b", "changed": False}}
+    steps = [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a"}},
+             {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]
+    assert by_id(steps) == {"a": {"name": "a", "changed": False}, "b": {"name": "b", "changed": False}}
 
 
-def test_the_module_masks_every_steps_secrets_and_keeps_failures_per_step(capsys):
+def test_every_steps_secrets_are_masked_and_failures_kept_per_step():
     secret = "p4ss-w0rd-for-redis"
-    args = {"steps": [
+    steps = [
         {"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe",
          "args": {"url": "redis://:%s@127.0.0.1:9/0" % secret, "connect_timeout": 1}},
         {"id": "health", "name": "Check health", "module": "sre.incident.http_probe",
          "args": {"urls": {"health": "http://127.0.0.1:9/health"}, "timeout": 1}},
         {"id": "bad", "name": "Bad args", "module": "sre.incident.http_probe", "args": {"url": "x"}},
-    ]}
-    with patch_module_args(args), pytest.raises(SystemExit):
-        run_concurrently.main()
-    out = capsys.readouterr().out
-    assert secret not in out
-    result = json.loads(out)
-    assert result["by_id"]["ping"]["ping"] is False and "127.0.0.1:9" in result["by_id"]["ping"]["error"]
-    assert result["by_id"]["health"]["unhealthy"] == ["health"]
-    assert result["by_id"]["bad"]["failed"] is True and "sre.incident.http_probe: " in result["by_id"]["bad"]["msg"]
-    assert set(result["seconds"]) == {"ping", "health", "bad"}
+    ]
+    result = by_id(steps)
+    assert secret not in json.dumps(result)
+    assert result["ping"]["ping"] is False and "127.0.0.1:9" in result["ping"]["error"]
+    assert result["health"]["unhealthy"] == ["health"]
+    assert result["bad"]["failed"] is True and "sre.incident.http_probe: " in result["bad"]["msg"]
 
 
-def test_the_module_refuses_modules_it_cannot_run_in_process(capsys):
-    args = {"steps": [{"id": "x", "name": "X", "module": "ansible.builtin.uri", "args": {}}]}
+def test_the_module_process_says_it_runs_as_an_action(capsys):
+    args = {"steps": [{"id": "x", "name": "X", "module": "sre.incident.http_probe", "args": {}}]}
     with patch_module_args(args), pytest.raises(SystemExit):
         run_concurrently.main()
     result = json.loads(capsys.readouterr().out)
-    assert result["failed"] is True and "ansible.builtin.uri" in result["msg"]
-
-
-def test_known_results_are_not_read_again(monkeypatch, capsys):
-    monkeypatch.setattr(in_process, "load_or_error", lambda _name: pytest.fail("a known step was run"))
-    known = {"ping": {"ping": True, "changed": False}}
-    args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}}],
-            "known_results": known}
-    with patch_module_args(args), pytest.raises(SystemExit):
-        run_concurrently.main()
-    assert json.loads(capsys.readouterr().out)["by_id"] == known
+    assert result["failed"] is True and "action plugin" in result["msg"]
 
 
 def test_in_process_names_only_read_modules():
     assert all(name.endswith(("_info", "_probe", "_query", "_search")) for name in in_process.IN_PROCESS)
 
 
-def test_each_answer_is_masked_with_its_own_steps_secrets_only(monkeypatch, capsys):
+def test_each_answer_is_masked_with_its_own_steps_secrets_only(monkeypatch):
     """A short secret of one step (the lab's AWS secret is "testing") must not blank out the same word elsewhere."""
     def run(module):
         module.exit_json(echo="%s and testing" % module.params["name"])
 
     monkeypatch.setattr(in_process, "load_or_error", lambda _name: fake_step(run))
-    args = {"steps": [{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a", "token": "testing"}},
-                      {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}]}
-    with patch_module_args(args), pytest.raises(SystemExit):
-        run_concurrently.main()
-    out = capsys.readouterr().out
-    result = json.loads(out)
-    assert result["by_id"]["a"]["echo"] == "a and ********"
-    assert result["by_id"]["b"]["echo"] == "b and testing"
-    assert result["invocation"] == {"module_args": {"steps": [{"id": "a", "module": "sre.incident.http_probe"},
-                                                              {"id": "b", "module": "sre.incident.redis_probe"}]}}
+    result = by_id([{"id": "a", "name": "A", "module": "sre.incident.http_probe", "args": {"name": "a", "token": "testing"}},
+                    {"id": "b", "name": "B", "module": "sre.incident.redis_probe", "args": {"name": "b"}}])
+    assert result["a"]["echo"] == "a and ********"
+    assert result["b"]["echo"] == "b and testing"
 
 
-def test_a_step_whose_code_cannot_load_fails_alone(monkeypatch, capsys):
+def test_a_step_whose_code_cannot_load_fails_alone(monkeypatch):
     def loader(name):
         return ImportError("no module named redis") if name == "redis_probe" else fake_step(lambda m: m.exit_json(ok=1))
 
     monkeypatch.setattr(in_process, "load_or_error", loader)
-    args = {"steps": [{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}},
-                      {"id": "health", "name": "Health", "module": "sre.incident.http_probe", "args": {"name": "h"}}]}
-    with patch_module_args(args), pytest.raises(SystemExit):
-        run_concurrently.main()
-    by_id = json.loads(capsys.readouterr().out)["by_id"]
-    assert by_id["ping"]["failed"] is True
-    assert by_id["ping"]["msg"] == "sre.incident.redis_probe: cannot load its code: ImportError: no module named redis"
-    assert by_id["health"] == {"ok": 1, "changed": False}
+    result = by_id([{"id": "ping", "name": "Test Redis", "module": "sre.incident.redis_probe", "args": {}},
+                    {"id": "health", "name": "Health", "module": "sre.incident.http_probe", "args": {"name": "h"}}])
+    assert result["ping"]["failed"] is True
+    assert result["ping"]["msg"] == "sre.incident.redis_probe: cannot load its code: ImportError: no module named redis"
+    assert result["health"] == {"ok": 1, "changed": False}
     assert isinstance(load_or_error("no_such_module"), KeyError)
 
 

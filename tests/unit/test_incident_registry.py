@@ -13,12 +13,12 @@ from ansible_collections.sre.incident.plugins.plugin_utils import incident_types
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TYPES = registry.incident_types()
-FIELDS = {"title", "playbook", "symptom", "follow_up", "alert_names", "alert_keywords", "awx", "survey"}
+FIELDS = {"title", "playbook", "roles", "symptom", "follow_up", "alert_names", "alert_keywords", "awx", "survey"}
 # Where a list of the incident types may stand besides the registry: what documents, tests or emulates them.
 MAY_LIST = ("playbooks/vars/incident_types.yml", "docs/", "tests/", "lab/", "changelogs/", "CHANGELOG.md", "README.md")
 # Files that still list them and are to read the registry instead (issue "One incident registry"); the test fails
 # when one of them stops listing them too, so that it leaves this list.
-STILL_LISTING = {"roles/verify/meta/argument_specs.yml", "rulebooks/vars/alerts.yml"}
+STILL_LISTING = {"rulebooks/vars/alerts.yml"}
 
 
 @pytest.mark.parametrize("name", list(TYPES))
@@ -26,6 +26,12 @@ def test_every_entry_is_complete_and_points_at_what_exists(name):
     entry = TYPES[name]
     assert set(entry) == FIELDS, name
     assert entry["playbook"] == "playbooks/%s.yml" % name and os.path.exists(os.path.join(REPO, entry["playbook"]))
+    roles = entry["roles"]
+    for role in (roles["diagnose"], roles["remediate"], roles["verify"]["name"]):
+        assert role.startswith("sre.incident.") and os.path.isdir(os.path.join(REPO, "roles", role.split(".")[-1])), role
+    assert os.path.exists(os.path.join(REPO, "roles", roles["verify"]["name"].split(".")[-1], "tasks", roles["verify"]["tasks_from"] + ".yml"))
+    with open(os.path.join(REPO, "roles", roles["diagnose"].split(".")[-1], "vars", "main.yml"), encoding="utf-8") as handle:
+        assert "%s_read_steps:" % roles["diagnose"].split(".")[-1] in handle.read()  # what the frame has the triage read
     rule = entry["symptom"]
     assert len([test for test in registry.TESTS if test in rule]) == 1, rule
     assert rule["reason"].format(value=1.5, limit=2)
