@@ -104,6 +104,10 @@ class ActionModule(ActionBase):
             for answer in pool.map(lambda job: job(), jobs):
                 answered.update(answer)
         answers = [answered[step["id"]] for step, _args in calls]
+        for (step, _args), answer in zip(calls, answers):
+            # Either path, a failure names its module the same way (a module process's own message does not).
+            if answer.get("failed") and not str(answer.get("msg") or "").startswith(step["module"] + ": "):
+                answer["msg"] = "%s: %s" % (step["module"], answer.get("msg") or "failed")
 
         result["by_id"] = {step["id"]: answer for (step, _args), answer in zip(calls, answers)}
         result["steps"] = [{"id": step["id"], "name": step["name"], "failed": bool(answer.get("failed")),
@@ -119,7 +123,7 @@ class ActionModule(ActionBase):
             result["failed"] = not args["continue_on_failure"] or out_of_time
             result["msg"] = "; ".join("%s: %s" % (line["name"], line["msg"] or "failed") for line in failed)
         else:
-            result["msg"] = ", ".join("%s (%s)" % (line["name"], "%.1fs" % line["seconds"])
+            result["msg"] = ", ".join("%s (%s)" % (line["name"], "read earlier" if line["id"] in known else "%.1fs" % line["seconds"])
                                       for line in result["steps"])
         return result
 

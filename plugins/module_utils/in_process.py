@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 from ansible_collections.sre.incident.plugins.module_utils.validate import input_problems
 
 COLLECTION = "sre.incident"
@@ -70,7 +71,13 @@ class StepModule:
         # A copy: the spec's default lists and dicts would otherwise be shared by every step that uses them.
         self.params = copy.deepcopy(validation.validated_parameters) if validation else {}
         self.check_mode = check_mode
-        self._errors = ["%s: %s" % (name, message) for message in validation.error_messages] if validation else []
+        # The first error, in AnsibleModule's words: a step answers exactly as its module process would.
+        self._errors = []
+        if validation and validation.error_messages:
+            message = validation.errors.msg
+            if isinstance(validation.errors[0], UnsupportedError):
+                message = "Unsupported parameters for (%s) module: %s" % (name, message)
+            self._errors = ["%s: %s" % (name, message)]
         if not self._errors:  # the same strict inputs as the module itself (StrictModule)
             self._errors = ["%s: %s" % (name, message)
                             for message in input_problems(spec["argument_spec"], args, self.params, spec.get("limits") or {})][:1]

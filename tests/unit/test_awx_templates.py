@@ -128,6 +128,24 @@ def role_entry(name, entry):
     return defaults or {}, options, tasks
 
 
+ACTION_GROUPS = {"group/sre.incident.%s" % group: set(actions)
+                 for group, actions in load(REPO / "meta" / "runtime.yml")["action_groups"].items()}
+
+
+def role_modules(name, entry):
+    """The sre.incident modules an entry point of a role names: its task file and those it imports, and the
+    role's vars and defaults (the read steps it runs)."""
+    role = REPO / "roles" / name.split(".")[-1]
+    files, seen = [role / "tasks" / ("%s.yml" % entry)], []
+    while files:
+        path = files.pop()
+        seen.append(path)
+        files += [role / "tasks" / target for target in re.findall(r"import_tasks: (\S+\.yml)", path.read_text())
+                  if role / "tasks" / target not in seen]
+    seen += [path for folder in ("vars", "defaults") for path in sorted((role / folder).glob("*.yml"))]
+    return set(re.findall(r"sre\.incident\.(\w+)", "".join(path.read_text() for path in seen)))
+
+
 def known_lists(tasks):
     """Lists of accepted options a role checks against itself (task-level vars named *_known)."""
     found = {}
@@ -179,13 +197,15 @@ class PlaybookVars:
         self.specs = {}
         self.choices = {}
         self.groups = set()
+        used = set()
         for play, play_vars, base in plays_of(path):
             self.play_vars.update(play_vars)
-            self.groups.update((play.get("module_defaults") or {}).keys())
+            defaults_groups = set((play.get("module_defaults") or {}).keys())
             tasks = (play.get("pre_tasks") or []) + (play.get("tasks") or []) + (play.get("post_tasks") or [])
             invocations = list(role_invocations(tasks, base, play_vars))
             invocations += [(role if isinstance(role, str) else role["role"], "main", {}) for role in play.get("roles") or []]
             for name, entry, task_vars in invocations:
+                used |= role_modules(name, entry)
                 defaults, options, role_tasks = role_entry(name, entry)
                 self.readable.update(defaults)
                 self.readable.update(options)
@@ -197,6 +217,8 @@ class PlaybookVars:
                     match = re.fullmatch(r"\{\{\s*(\w+)\s*(\|\s*default\([^)]*\)\s*)?(\|\s*bool\s*)?\}\}", str(value))
                     if match and role_var in options:
                         self._add(match.group(1), options[role_var], known, fed=role_var)
+            # The frame sets every group's defaults; a template needs the credentials of the groups its roles use.
+            self.groups |= {group for group in defaults_groups if group == "group/sre.incident.all" or used & set(ACTION_GROUPS.get(group, ()))}
         self.readable.update(self.play_vars)
 
     def _add(self, var, spec, known, fed=None):

@@ -16,9 +16,7 @@ TYPES = registry.incident_types()
 FIELDS = {"title", "playbook", "roles", "symptom", "follow_up", "alert_names", "alert_keywords", "awx", "survey"}
 # Where a list of the incident types may stand besides the registry: what documents, tests or emulates them.
 MAY_LIST = ("playbooks/vars/incident_types.yml", "docs/", "tests/", "lab/", "changelogs/", "CHANGELOG.md", "README.md")
-# Files that still list them and are to read the registry instead (issue "One incident registry"); the test fails
-# when one of them stops listing them too, so that it leaves this list.
-STILL_LISTING = {"rulebooks/vars/alerts.yml"}
+STILL_LISTING = set()
 
 
 @pytest.mark.parametrize("name", list(TYPES))
@@ -83,3 +81,15 @@ def test_no_file_outside_the_registry_lists_the_incident_types():
         if len(set(word.findall(text))) >= enough:
             listing.add(path)
     assert listing == STILL_LISTING
+
+
+def test_the_rulebook_filter_hands_the_registry_to_each_event():
+    import runpy
+
+    event_filter = runpy.run_path(os.path.join(REPO, "extensions", "eda", "plugins", "event_filter", "incident_types.py"))
+    table = event_filter["main"]({"payload": {}})["sre_incident_types"]
+    assert table["types"] == list(TYPES)
+    assert [name for name, _words in table["keywords"]] == list(TYPES)  # the registry's order: first match wins
+    for name, entry in TYPES.items():
+        assert all(table["names"][alert] == name for alert in entry["alert_names"])
+        assert dict(table["keywords"])[name] == [word.lower() for word in entry["alert_keywords"]]
