@@ -1,0 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""sre.incident.ecs_taskdef_deploy's action: its --check plan made in the worker (plugins/plugin_utils/in_worker.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.sre.incident.plugins.plugin_utils.in_worker import PlanInWorker as ActionModule  # noqa: F401
