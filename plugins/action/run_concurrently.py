@@ -14,7 +14,6 @@ to tasks.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.sre.incident.plugins.module_utils.in_process import run_steps, short_name
 from ansible_collections.sre.incident.plugins.module_utils.validate import input_problems
+from ansible_collections.sre.incident.plugins.plugin_utils.in_worker import runs_here
 from ansible_collections.sre.incident.plugins.modules.run_concurrently import ARGUMENT_SPEC, LIMITS
 
 COLLECTION = "sre.incident"
@@ -89,9 +89,9 @@ class ActionModule(ActionBase):
         # This collection's read modules run in threads right here when the host's module would run on this machine
         # with this Python; any other step runs in its own module process, as a task would.
         to_run = [(step, module_args) for step, module_args in calls if step["id"] not in known]
-        runs_here = self._runs_here(task_vars)
-        here = [(step, module_args) for step, module_args in to_run if runs_here and short_name(step["module"])]
-        apart = [(step, module_args) for step, module_args in to_run if not (runs_here and short_name(step["module"]))]
+        here_ok = runs_here(self, task_vars)
+        here = [(step, module_args) for step, module_args in to_run if here_ok and short_name(step["module"])]
+        apart = [(step, module_args) for step, module_args in to_run if not (here_ok and short_name(step["module"]))]
         jobs = [lambda call=call: {call[0]["id"]: self._run_step(call[0], call[1], task_vars)} for call in apart]
         if here:
             jobs.insert(0, lambda: self._run_here(here, args["max_workers"]))
@@ -143,18 +143,6 @@ class ActionModule(ActionBase):
                 value = layer.get(key, value)
             self._templated_defaults[key] = self._templar.template(value) if value else {}
         return self._templated_defaults[key]
-
-    def _runs_here(self, task_vars):
-        """Whether a module run for this host would happen on this machine with this very Python: a local
-        connection and ansible_python_interpreter == ansible_playbook_python (the project's inventories say so).
-        Then the steps' code can run right here instead of in a new Python process that imports it all again."""
-        if getattr(self._connection, "transport", None) != "local" or self._task.delegate_to:
-            return False
-        environment = self._task.environment or []
-        if self._play_context.become or any(environment if isinstance(environment, list) else [environment]):
-            return False  # another user or environment: only a module process gets them
-        interpreter = self._templar.template((task_vars or {}).get("ansible_python_interpreter") or "")
-        return bool(interpreter) and os.path.abspath(str(interpreter)) == os.path.abspath(sys.executable)
 
     def _run_here(self, calls, max_workers):
         """{id: answer} for steps run in threads of this (worker) process, with the module's own code and checks."""

@@ -131,8 +131,8 @@ def main():
     result.update(changed=True, new_primary=replicas[0],
                   diff=dict(before={"primary": primary}, after={"primary": "one of %s" % ", ".join(replicas)}))
     if module.check_mode:
-        module.exit_json(msg="would fail %s node group %s over from %s to a replica (%s)" % (
-            group_id, shard_id, primary, ", ".join(replicas)), **result)
+        module.exit_json(msg="would fail %s node group %s over from %s to %s and wait until the group is available" % (
+            group_id, shard_id, primary, replicas[0] if len(replicas) == 1 else "one of " + ", ".join(replicas)), **result)
 
     call(module, BACKEND, api, "test_failover", ReplicationGroupId=group_id, NodeGroupId=shard_id)
     if not params["wait"]:

@@ -61,7 +61,9 @@ def test_check_mode_without_a_healthy_replica_plans_the_cache_bypass(healed_lab,
     text = " ".join(output(result).split())
     assert result.returncode == 0, text
     assert "Would take option disable_cache" in text
-    assert "would register a new task-definition revision of %s with CACHE_ENABLED=false" % healed_lab["ecs"]["service"] in text
+    # The plan in the deploy module's own words (check mode), naming the revision family and the service.
+    assert "would register a new revision of %s with env.CACHE_ENABLED=false and deploy it to %s" % (
+        healed_lab["ecs"]["task_family"], healed_lab["ecs"]["service"]) in text
     assert snapshot(healed_lab) == before
 
 

@@ -179,6 +179,8 @@ def role_invocations(tasks, base, play_vars, within=None):
         for action in TASK_ACTIONS & set(task):
             target = task[action]
             target = target["file"] if isinstance(target, dict) else target
+            if "{{" in target:
+                continue  # a role's task file chosen at run time (an option's): it imports no role
             path = base / target
             yield from role_invocations(load(path), path.parent, play_vars, within)
 
