@@ -76,7 +76,7 @@ PLAYBOOK = """---
 # Runbook: "Health Flapping"; the flow is frame/incident.yml's.
 #   -e health_flapping_remediation_option=rollback|none   force an option
 - name: Health Flapping
-  ansible.builtin.import_playbook: frame/incident.yml
+  ansible.builtin.import_playbook: frame/play.yml
   vars:
     incident_type: health_flapping
     incident_deadline: "{{ 120 if ansible_check_mode else 600 }}"

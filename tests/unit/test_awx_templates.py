@@ -179,8 +179,10 @@ def role_invocations(tasks, base, play_vars, within=None):
         for action in TASK_ACTIONS & set(task):
             target = task[action]
             target = target["file"] if isinstance(target, dict) else target
+            # The frame's flow is named by a play variable; a role's option file is chosen at run time and imports no role.
+            target = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda match: str(play_vars.get(match.group(1), match.group(0))), target)
             if "{{" in target:
-                continue  # a role's task file chosen at run time (an option's): it imports no role
+                continue
             path = base / target
             yield from role_invocations(load(path), path.parent, play_vars, within)
 
