@@ -180,7 +180,8 @@ def role_invocations(tasks, base, play_vars, within=None):
             target = task[action]
             target = target["file"] if isinstance(target, dict) else target
             # The frame's flow is named by a play variable; a role's option file is chosen at run time and imports no role.
-            target = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda match: str(play_vars.get(match.group(1), match.group(0))), target)
+            target = re.sub(r"\{\{\s*(\w+)\s*(?:\|\s*default\('(\w+)'\)\s*)?\}\}",
+                            lambda match: str(play_vars.get(match.group(1), match.group(2) or match.group(0))), target)
             if "{{" in target:
                 continue
             path = base / target
