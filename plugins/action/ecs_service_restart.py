@@ -5,4 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.sre.incident.plugins.plugin_utils.in_worker import PlanInWorker as ActionModule  # noqa: F401
+from ansible_collections.sre.incident.plugins.plugin_utils.in_worker import PlanInWorker
+
+
+class ActionModule(PlanInWorker):
+    """The module's --check plan in the worker when its host runs here; otherwise its module process."""

@@ -30,6 +30,7 @@ from ansible_collections.sre.incident.plugins.modules.run_concurrently import AR
 COLLECTION = "sre.incident"
 RUNTIME_YML = os.path.join(os.path.dirname(__file__), "..", "..", "meta", "runtime.yml")
 
+
 def _action_groups():
     """{'sre.incident.elasticache_info': ['sre.incident.aws'], ...} from this collection's meta/runtime.yml."""
     with open(RUNTIME_YML) as handle:
