@@ -105,8 +105,9 @@ class ActionModule(ActionBase):
             for answer in pool.map(lambda job: job(), jobs):
                 answered.update(answer)
         answers = [answered[step["id"]] for step, _args in calls]
-        for (step, _args), answer in zip(calls, answers):
-            # Either path, a failure names its module the same way (a module process's own message does not).
+        for step, _args in apart:
+            # A module process refuses its arguments without naming itself; a step run here names it (in_process.py).
+            answer = answered[step["id"]]
             if answer.get("failed") and not str(answer.get("msg") or "").startswith(step["module"] + ": "):
                 answer["msg"] = "%s: %s" % (step["module"], answer.get("msg") or "failed")
 
