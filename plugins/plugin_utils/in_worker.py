@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import json
 import os
 import sys
 
@@ -30,6 +31,20 @@ def remove_internal_keys(answer):
     """Drop the _ansible_* keys a module answer must not carry back, as _execute_module does."""
     for key in [key for key in answer if key.startswith("_ansible_") and key not in KEPT_INTERNAL]:
         del answer[key]
+
+
+def printed_answer(module_name, module, module_args):
+    """What the module's main() prints for these arguments; an exception it raises becomes a failed answer of one
+    line, as it would in a module process (never a traceback from the action)."""
+    out = io.StringIO()
+    with patch_module_args(module_args), contextlib.redirect_stdout(out):
+        try:
+            module.main()
+        except SystemExit:
+            pass  # exit_json / fail_json end the module; its answer is what it printed
+        except Exception as exc:  # noqa: BLE001 - the module's bug is this task's failure, not the worker's
+            return json.dumps({"failed": True, "changed": False, "msg": "%s: %s: %s" % (module_name, type(exc).__name__, exc)})
+    return out.getvalue()
 
 
 def runs_here(action, task_vars):
@@ -64,13 +79,7 @@ class PlanInWorker(ActionBase):
         """The module's answer from its own main(), run in this worker with the arguments a module process gets."""
         self._update_module_args(module_name, module_args, task_vars)
         module = importlib.import_module("ansible_collections.%s.plugins.modules.%s" % tuple(module_name.rsplit(".", 1)))
-        out = io.StringIO()
-        with patch_module_args(module_args), contextlib.redirect_stdout(out):
-            try:
-                module.main()
-            except SystemExit:
-                pass  # exit_json / fail_json end the module; its answer is what it printed
         # Parsed and cleaned as a module process's answer is (what patch_module_args encodes: the legacy profile).
-        answer = self._parse_returned_data({"stdout": out.getvalue(), "stderr": ""}, "legacy")
+        answer = self._parse_returned_data({"stdout": printed_answer(module_name, module, module_args), "stderr": ""}, "legacy")
         remove_internal_keys(answer)
         return answer

@@ -169,3 +169,22 @@ def test_spec_defaults_are_not_shared_between_steps():
     assert run_step("m", step, {"name": "a"}, False)[0]["items"] == ["a"]
     assert run_step("m", step, {"name": "b"}, False)[0]["items"] == ["b"]
     assert shared == []
+
+
+def test_a_fix_modules_plan_in_the_worker_answers_one_line_when_its_code_breaks():
+    """PlanInWorker runs a fix module's main() in the worker: a bug there is that task's failed answer, as in a
+    module process, and an exit_json answer is what the module printed."""
+    from ansible_collections.sre.incident.plugins.plugin_utils.in_worker import printed_answer
+
+    def broken():
+        raise KeyError("desired_count")
+
+    def planning():
+        module = AnsibleModule(argument_spec=dict(service=dict(type="str", required=True)), supports_check_mode=True)
+        module.exit_json(changed=True, msg="would scale %s" % module.params["service"])
+
+    failed = json.loads(printed_answer("sre.incident.ecs_service_scale", types.SimpleNamespace(main=broken), {}))
+    assert failed == {"failed": True, "changed": False,
+                      "msg": "sre.incident.ecs_service_scale: KeyError: 'desired_count'"}
+    planned = json.loads(printed_answer("x.y.z", types.SimpleNamespace(main=planning), {"service": "api", "_ansible_check_mode": True}))
+    assert planned["changed"] is True and planned["msg"] == "would scale api"
