@@ -96,20 +96,23 @@ class WaitTimeout(Exception):
         self.last = last
 
 
-def wait_for(fetch, done, timeout, interval=2.0, clock=time.monotonic, sleep=time.sleep):
+def wait_for(fetch, done, timeout, interval=2.0, clock=time.monotonic, sleep=time.sleep, first_interval=None):
     """Call fetch() until done(result) is true; return (result, seconds waited).
 
     done() may raise to stop early (e.g. a deployment that FAILED). On timeout, WaitTimeout
-    carries the last result so the caller can say what it saw.
+    carries the last result so the caller can say what it saw. With first_interval, the pauses start there and
+    double up to interval: an answer that is often ready within a second is seen when it is.
     """
     start = clock()
+    pause = min(first_interval or interval, interval)
     while True:
         result = fetch()
         if done(result):
             return result, round(clock() - start, 1)
         if clock() - start >= timeout:
             raise WaitTimeout("not done after %ss" % int(timeout), last=result)
-        sleep(min(interval, max(0.05, timeout - (clock() - start))))
+        sleep(min(pause, max(0.05, timeout - (clock() - start))))
+        pause = min(pause * 2, interval)
 
 
 # The run's deadline (epoch seconds): the incident frame gives it to every module (sre.incident.deadline fragment).

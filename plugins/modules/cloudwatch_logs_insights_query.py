@@ -45,7 +45,7 @@ options:
     type: float
     default: 60
   poll_interval:
-    description: Seconds between two GetQueryResults calls; more than 0 and at most 60.
+    description: Most seconds between two GetQueryResults calls (the first pauses are shorter, 0.2 s doubling up to this); more than 0 and at most 60.
     type: float
     default: 1
 """

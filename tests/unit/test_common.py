@@ -37,3 +37,10 @@ def test_wait_for_times_out_with_last_observation():
         wait_for(lambda: {"rollout": "IN_PROGRESS"}, lambda s: False, 10, 3, clock=clock, sleep=clock.sleep)
     assert info.value.last == {"rollout": "IN_PROGRESS"}
     assert clock.now == pytest.approx(10, abs=0.1)
+
+
+def test_wait_for_starts_with_short_pauses_when_asked():
+    clock, states = FakeClock(), iter(["Running", "Running", "Running", "Running", "Complete"])
+    result, waited = wait_for(lambda: next(states), lambda s: s == "Complete", 60, 1, clock=clock, sleep=clock.sleep,
+                              first_interval=0.2)
+    assert result == "Complete" and waited == pytest.approx(0.2 + 0.4 + 0.8 + 1.0)

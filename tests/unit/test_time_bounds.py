@@ -300,3 +300,10 @@ def test_a_step_that_hangs_fails_alone_by_the_deadline_and_the_others_answer():
     assert hung["failed"] and "timed out" in hung["msg"]
     assert not probe.get("failed") and probe["endpoints"]["app"]["status"] == 400
     assert seconds < 3, seconds
+
+
+def test_the_engines_task_timeout_is_whats_left_of_the_deadline_plus_the_grace():
+    from ansible_collections.sre.incident.plugins.filter.task_timeout import task_timeout
+    assert task_timeout(None, 30) == 0  # before the deadline is set: no limit for the first steps
+    assert task_timeout(1000.0, 30, now=880.4) == 149
+    assert task_timeout("1000", 30, now=2000.0) == 30  # past it: the grace only

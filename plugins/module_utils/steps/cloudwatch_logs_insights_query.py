@@ -15,6 +15,8 @@ from ansible_collections.sre.incident.plugins.module_utils.validate import LOG_G
 
 BACKEND = "CloudWatch Logs Insights"
 DONE = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
+# Small queries finish in well under a second; the pauses double from here to poll_interval (GetQueryResults allows 5/s).
+FIRST_POLL = 0.2
 
 SPEC = dict(
     argument_spec=aws_argument_spec(
@@ -51,7 +53,8 @@ def run(module):
                     queryString=params["query"], limit=params["limit"])["queryId"]
     try:
         answer, _waited = wait_for(lambda: call(module, BACKEND, api, "get_query_results", queryId=query_id),
-                                   lambda answer: answer.get("status") in DONE, params["timeout"], params["poll_interval"])
+                                   lambda answer: answer.get("status") in DONE, params["timeout"], params["poll_interval"],
+                                   first_interval=FIRST_POLL)
     except WaitTimeout:
         try:
             api.stop_query(queryId=query_id)
